@@ -1,0 +1,350 @@
+"""A PMIPv6 domain in network namespaces: cn - lma - mag1..magN - mn.
+
+The same addressing plan as the containerlab lab (docs/lab.md), so what is
+learnt here carries over. Each node is a network namespace joined by veth
+pairs; the daemons run as real `pmip6d` processes inside them. The harness is
+used by the integration tests (as a pytest fixture) and by the benchmarks.
+
+The harness itself uses the `ip` command: it plays the part of the lab's
+Ansible roles, not of the daemon, which does its own netlink work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from ipaddress import IPv6Address, IPv6Network
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+
+LMA_ADDRESS = IPv6Address("2001:db8:ffff::1")
+CN_ADDRESS = IPv6Address("2001:db8:c::10")
+CN_LINK_LMA = IPv6Address("2001:db8:c::1")
+HOME_PREFIXES = IPv6Network("2001:db8:1::/48")
+ROUTER_LINK_LOCAL = IPv6Address("fe80::1")
+ROUTER_LINK_LAYER = "02:00:5e:00:53:01"
+
+
+def mag_address(index: int) -> IPv6Address:
+    return IPv6Address(f"2001:db8:ffff::{0x10 + index:x}")
+
+
+def core_link(index: int) -> IPv6Network:
+    return IPv6Network(f"2001:db8:a:{index:x}::/64")
+
+
+def mn_prefix(index: int) -> IPv6Network:
+    return IPv6Network(f"2001:db8:1:{index:x}::/64")
+
+
+def mn_link_layer(index: int) -> str:
+    return f"02:00:00:00:01:{index:02x}"
+
+
+def mn_identifier(index: int) -> str:
+    return f"mn{index}@pmipv6.lab"
+
+
+class CommandFailed(RuntimeError):
+    pass
+
+
+def run(*args: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise CommandFailed(f"{' '.join(args)}: {proc.stderr.strip() or proc.stdout.strip()}")
+    return proc
+
+
+@dataclass
+class Daemon:
+    node: str
+    config_path: Path
+    log_path: Path
+    process: subprocess.Popen | None = None
+
+
+@dataclass
+class Domain:
+    """One LMA, `mags` MAGs, one CN and one MN attached to every MAG."""
+
+    workdir: Path
+    mags: int = 2
+    buffering: bool = True
+    tunnel_driver: str = "auto"
+    extra_lma: dict = field(default_factory=dict)
+    extra_mag: dict = field(default_factory=dict)
+    tag: str = field(default_factory=lambda: secrets.token_hex(2))
+    daemons: dict[str, Daemon] = field(default_factory=dict)
+    _namespaces: list[str] = field(default_factory=list)
+
+    # -- naming -------------------------------------------------------------
+
+    def ns(self, node: str) -> str:
+        return f"p6{self.tag}-{node}"
+
+    @property
+    def mag_names(self) -> list[str]:
+        return [f"mag{i}" for i in range(1, self.mags + 1)]
+
+    # -- running things inside nodes ----------------------------------------
+
+    def exec(self, node: str, *args: str, check: bool = True, timeout: float = 30):
+        return run("ip", "netns", "exec", self.ns(node), *args, check=check, timeout=timeout)
+
+    def popen(self, node: str, *args: str, **kwargs) -> subprocess.Popen:
+        return subprocess.Popen(["ip", "netns", "exec", self.ns(node), *args], **kwargs)
+
+    def ip(self, node: str, *args: str, check: bool = True):
+        return run("ip", "-n", self.ns(node), *args, check=check)
+
+    def sysctl(self, node: str, **settings: str | int) -> None:
+        for key, value in settings.items():
+            self.exec(node, "sysctl", "-qw", f"{key.replace('__', '.')}={value}")
+
+    # -- building the topology ----------------------------------------------
+
+    def build(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for node in ["cn", "lma", *self.mag_names, "mn"]:
+            run("ip", "netns", "add", self.ns(node))
+            self._namespaces.append(self.ns(node))
+            self.ip(node, "link", "set", "lo", "up")
+        for node in ["lma", *self.mag_names]:
+            self._router_sysctls(node)
+        self._host_sysctls("cn")
+        self._host_sysctls("mn")
+
+        self._link("cn", "eth1", "lma", "eth1")
+        self._address("cn", "eth1", f"{CN_ADDRESS}/64")
+        self._address("lma", "eth1", f"{CN_LINK_LMA}/64")
+        self.ip("cn", "-6", "route", "add", str(HOME_PREFIXES), "via", str(CN_LINK_LMA))
+        self._address("lma", "lo", f"{LMA_ADDRESS}/128")
+
+        for index, mag in enumerate(self.mag_names, start=1):
+            link = core_link(index)
+            self._link("lma", f"eth{index + 1}", mag, "eth1")
+            self._address("lma", f"eth{index + 1}", f"{link[1]}/64")
+            self._address(mag, "eth1", f"{link[2]}/64")
+            self._address(mag, "lo", f"{mag_address(index)}/128")
+            self.ip("lma", "-6", "route", "add", f"{mag_address(index)}/128", "via", str(link[2]))
+            self.ip(mag, "-6", "route", "add", f"{LMA_ADDRESS}/128", "via", str(link[1]))
+            self._link(mag, "eth2", "mn", f"eth{index}")
+
+        # The MN keeps one address across MAGs: its access links are ports of
+        # one bridge, and only the port of the current MAG is up.
+        self.ip("mn", "link", "add", "br0", "address", mn_link_layer(1), "type", "bridge")
+        self.sysctl("mn", net__ipv6__conf__br0__accept_dad=0, net__ipv6__conf__br0__accept_ra=1)
+        for index in range(1, self.mags + 1):
+            self.ip("mn", "link", "set", f"eth{index}", "master", "br0")
+        self.ip("mn", "link", "set", "br0", "up")
+        for index in range(2, self.mags + 1):
+            self.ip("mn", "link", "set", f"eth{index}", "down")
+
+    def _router_sysctls(self, node: str) -> None:
+        for scope in ("all", "default"):
+            self.sysctl(
+                node,
+                **{
+                    f"net.ipv6.conf.{scope}.forwarding": 1,
+                    f"net.ipv6.conf.{scope}.seg6_enabled": 1,
+                    f"net.ipv6.conf.{scope}.accept_dad": 0,
+                },
+            )
+
+    def _host_sysctls(self, node: str) -> None:
+        for scope in ("all", "default"):
+            self.sysctl(
+                node,
+                **{
+                    f"net.ipv6.conf.{scope}.forwarding": 0,
+                    f"net.ipv6.conf.{scope}.accept_dad": 0,
+                    f"net.ipv6.conf.{scope}.accept_ra": 1,
+                },
+            )
+
+    def _link(self, node_a: str, if_a: str, node_b: str, if_b: str) -> None:
+        tmp_a, tmp_b = f"v{self.tag}{secrets.token_hex(3)}", f"v{self.tag}{secrets.token_hex(3)}"
+        run("ip", "link", "add", tmp_a, "type", "veth", "peer", "name", tmp_b)
+        run("ip", "link", "set", tmp_a, "netns", self.ns(node_a), "name", if_a)
+        run("ip", "link", "set", tmp_b, "netns", self.ns(node_b), "name", if_b)
+        self.ip(node_a, "link", "set", if_a, "up")
+        self.ip(node_b, "link", "set", if_b, "up")
+
+    def _address(self, node: str, ifname: str, address: str) -> None:
+        self.ip(node, "-6", "address", "add", address, "dev", ifname, "nodad")
+
+    # -- daemons ------------------------------------------------------------
+
+    def write_configs(self) -> None:
+        policy = {
+            "lma_address": str(LMA_ADDRESS),
+            "authorized_mags": [
+                {"name": mag, "address": str(mag_address(i))}
+                for i, mag in enumerate(self.mag_names, start=1)
+            ],
+            "mobile_nodes": [
+                {
+                    "id": mn_identifier(1),
+                    "link_layer_addresses": [mn_link_layer(1)],
+                    "home_network_prefixes": [str(mn_prefix(1))],
+                }
+            ],
+        }
+        policy_path = self.workdir / "policy.yaml"
+        policy_path.write_text(yaml.safe_dump(policy, sort_keys=False))
+        for node in ["lma", *self.mag_names]:
+            config = self._node_config(node, policy_path)
+            path = self.workdir / f"{node}.yaml"
+            path.write_text(yaml.safe_dump(config, sort_keys=False))
+            self.daemons[node] = Daemon(node, path, self.workdir / f"{node}.log")
+
+    def _node_config(self, node: str, policy_path: Path) -> dict:
+        common = {
+            "node": node,
+            "log_format": "json",
+            "control_socket": str(self.control_socket(node)),
+            "policy_file": str(policy_path),
+            "tunnel_driver": self.tunnel_driver,
+        }
+        if node == "lma":
+            lma = {"address": str(LMA_ADDRESS), "buffering": {"enabled": self.buffering}}
+            lma.update(self.extra_lma)
+            return {"role": "lma", **common, "lma": lma}
+        index = int(node.removeprefix("mag"))
+        mag = {
+            "proxy_coa": str(mag_address(index)),
+            "lma_address": str(LMA_ADDRESS),
+            "access_interfaces": ["eth2"],
+            "access_link_local": str(ROUTER_LINK_LOCAL),
+            "access_link_layer": ROUTER_LINK_LAYER,
+        }
+        mag.update(self.extra_mag)
+        return {"role": "mag", **common, "mag": mag}
+
+    def control_socket(self, node: str) -> Path:
+        return self.workdir / f"{node}.sock"
+
+    def start(self, node: str, wait: bool = True) -> None:
+        daemon = self.daemons[node]
+        log = daemon.log_path.open("a")
+        daemon.process = self.popen(
+            node,
+            PYTHON,
+            "-m",
+            "pmip6d.cli.pmip6d",
+            "--config",
+            str(daemon.config_path),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        if wait:
+            self.wait_for(lambda: self.control_socket(node).exists(), f"{node} control socket")
+
+    def start_all(self) -> None:
+        for node in ["lma", *self.mag_names]:
+            self.start(node)
+
+    def stop(self, node: str, sig: int = signal.SIGTERM, timeout: float = 10) -> int | None:
+        daemon = self.daemons[node]
+        if daemon.process is None or daemon.process.poll() is not None:
+            return daemon.process.returncode if daemon.process else None
+        daemon.process.send_signal(sig)
+        try:
+            return daemon.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            daemon.process.kill()
+            return daemon.process.wait(timeout)
+
+    def ctl(self, node: str, *args: str) -> dict:
+        proc = self.exec(
+            node,
+            PYTHON,
+            "-m",
+            "pmip6d.cli.pmip6ctl",
+            "--socket",
+            str(self.control_socket(node)),
+            *args,
+            "--json",
+        )
+        return json.loads(proc.stdout)
+
+    def log_events(self, node: str) -> list[dict]:
+        events = []
+        for line in self.daemons[node].log_path.read_text().splitlines():
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return events
+
+    # -- the mobile node ----------------------------------------------------
+
+    def mn_address(self) -> IPv6Address | None:
+        """The MN's global address from its home network prefix, once SLAAC made it."""
+        out = self.ip("mn", "-6", "-j", "address", "show", "dev", "br0", "scope", "global").stdout
+        for entry in json.loads(out or "[]"):
+            for info in entry.get("addr_info", []):
+                address = IPv6Address(info["local"])
+                if address in mn_prefix(1) and not info.get("tentative"):
+                    return address
+        return None
+
+    def attach(self, mag_index: int) -> None:
+        self.ip("mn", "link", "set", f"eth{mag_index}", "up")
+
+    def detach(self, mag_index: int) -> None:
+        self.ip("mn", "link", "set", f"eth{mag_index}", "down")
+
+    def handover(self, from_mag: int, to_mag: int, gap: float) -> None:
+        """Link to the old MAG down, `gap` seconds without a link, link to the new MAG up."""
+        self.detach(from_mag)
+        time.sleep(gap)
+        self.attach(to_mag)
+
+    # -- waiting ------------------------------------------------------------
+
+    def wait_for(self, predicate, what: str, timeout: float = 15, interval: float = 0.05):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            for daemon in self.daemons.values():
+                if daemon.process is not None and daemon.process.poll() is not None:
+                    raise CommandFailed(
+                        f"{daemon.node} exited with {daemon.process.returncode} while waiting "
+                        f"for {what}:\n{daemon.log_path.read_text()[-4000:]}"
+                    )
+            time.sleep(interval)
+        raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+
+    # -- teardown -----------------------------------------------------------
+
+    def destroy(self) -> None:
+        for node in list(self.daemons):
+            try:
+                self.stop(node)
+            except Exception:  # noqa: BLE001 - teardown must reach the namespaces
+                pass
+        for ns in self._namespaces:
+            run("ip", "netns", "delete", ns, check=False)
+        self._namespaces.clear()
+
+    def keep_logs(self, destination: Path) -> None:
+        destination.mkdir(parents=True, exist_ok=True)
+        for daemon in self.daemons.values():
+            if daemon.log_path.exists():
+                shutil.copy(daemon.log_path, destination / daemon.log_path.name)
