@@ -68,7 +68,8 @@ class Report:
             f"run {self.run_id}",
             f"sent        {self.sent}",
             f"received    {self.received}",
-            f"lost        {self.lost} ({self.loss_ratio:.3%}) {_ranges_text(self.lost_ranges)}".rstrip(),
+            f"lost        {self.lost} ({self.loss_ratio:.3%})"
+            f" {_ranges_text(self.lost_ranges)}".rstrip(),
             f"not sent    {self.not_sent} {_errors_text(self.not_sent_errors)}"
             f" {_ranges_text(self.not_sent_ranges)}".rstrip(),
             f"duplicates  {self.duplicates}",
