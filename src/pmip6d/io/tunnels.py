@@ -1,0 +1,396 @@
+"""IPv6-in-IPv6 tunnels between LMA and MAG, routes into them and policy rules.
+
+Two drivers give the same operations (see docs/tunnels.md for the recipe):
+
+- ``Ip6tnlDriver``: one classic ``ip6tnl`` interface per peer; routes point
+  at the interface. Needs the ip6_tunnel kernel module.
+- ``Seg6Driver``: lightweight tunnels, no interface. Encapsulation is a
+  ``seg6`` route in reduced-encapsulation mode with the peer as the only
+  segment (on the wire: outer IPv6, next header 41, inner IPv6; no routing
+  header), decapsulation is an ``End.DT6`` ``seg6local`` route selected by a
+  rule for protocol 41 to our own endpoint address.
+
+``select_driver("auto")`` prefers ip6tnl when the kernel can create one.
+
+All methods are coroutines on a shared ``pyroute2.AsyncIPRoute`` because the
+synchronous IPRoute of pyroute2 0.9 cannot run inside an asyncio loop.
+"""
+
+import hashlib
+import logging
+from ipaddress import IPv6Address, IPv6Network
+from typing import Protocol
+
+from pyroute2 import AsyncIPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from pmip6d.io import ownership, seg6_compat
+from pmip6d.io.ownership import AF_INET6, MAIN_TABLE, ROUTE_PROTOCOL
+
+log = logging.getLogger(__name__)
+
+DRIVER_CHOICES = ("auto", "seg6", "ip6tnl")
+IPPROTO_IPV6 = 41
+ENOENT = 2
+ESRCH = 3
+
+
+class TunnelError(RuntimeError):
+    """The kernel refused or silently altered a tunnel setting."""
+
+
+class TunnelDriver(Protocol):
+    name: str
+
+    async def enable_decapsulation(
+        self, local_address: IPv6Address, ifname: str | None = None
+    ) -> None: ...
+
+    async def disable_decapsulation(self) -> None: ...
+
+    async def route_prefix_to_peer(self, prefix: IPv6Network, peer: IPv6Address) -> None: ...
+
+    async def remove_prefix_route(self, prefix: IPv6Network) -> None: ...
+
+    async def route_source_prefix_to_peer(self, prefix: IPv6Network, peer: IPv6Address) -> None: ...
+
+    async def remove_source_prefix_route(self, prefix: IPv6Network) -> None: ...
+
+
+async def _ignore_missing(operation) -> None:
+    # Removal is idempotent: a route or rule already gone is the desired state.
+    try:
+        await operation
+    except NetlinkError as error:
+        if error.code not in (ENOENT, ESRCH):
+            raise
+
+
+class _PolicyRoutingDriver:
+    """What both drivers share: routes toward a peer, and the MAG's source rules.
+
+    Subclasses say how "toward this peer" is expressed as route attributes.
+    """
+
+    name = "abstract"
+
+    def __init__(self, ipr: AsyncIPRoute):
+        self.ipr = ipr
+        self.local_address: IPv6Address | None = None
+        self._peer_tables: dict[IPv6Address, int] = {}
+        self._source_rules: dict[IPv6Network, int] = {}
+
+    async def _toward_peer(self, peer: IPv6Address) -> dict:
+        raise NotImplementedError
+
+    async def _verify_route(self, prefix: IPv6Network, table: int) -> None:
+        """Hook for drivers whose route attributes must be read back."""
+
+    async def route_prefix_to_peer(self, prefix: IPv6Network, peer: IPv6Address) -> None:
+        """LMA: send traffic for an MN's prefix into the tunnel to its MAG.
+
+        One RTM_NEWROUTE with NLM_F_REPLACE, so a handoff swaps the route in
+        place: there is no moment without a route to the prefix.
+        """
+        await self.ipr.route(
+            "replace",
+            family=AF_INET6,
+            dst=str(prefix.network_address),
+            dst_len=prefix.prefixlen,
+            table=MAIN_TABLE,
+            proto=ROUTE_PROTOCOL,
+            **await self._toward_peer(peer),
+        )
+        await self._verify_route(prefix, MAIN_TABLE)
+
+    async def remove_prefix_route(self, prefix: IPv6Network) -> None:
+        await _ignore_missing(
+            self.ipr.route(
+                "del",
+                family=AF_INET6,
+                dst=str(prefix.network_address),
+                dst_len=prefix.prefixlen,
+                table=MAIN_TABLE,
+                proto=ROUTE_PROTOCOL,
+            )
+        )
+
+    async def _peer_table(self, peer: IPv6Address) -> int:
+        table = self._peer_tables.get(peer)
+        if table is not None:
+            return table
+        free = [t for t in ownership.PEER_TABLES if t not in self._peer_tables.values()]
+        if not free:
+            raise TunnelError(f"no free routing table for peer {peer}")
+        table = free[0]
+        await self.ipr.route(
+            "replace",
+            family=AF_INET6,
+            dst="::",
+            dst_len=0,
+            table=table,
+            proto=ROUTE_PROTOCOL,
+            **await self._toward_peer(peer),
+        )
+        await self._verify_route(IPv6Network("::/0"), table)
+        self._peer_tables[peer] = table
+        return table
+
+    async def route_source_prefix_to_peer(self, prefix: IPv6Network, peer: IPv6Address) -> None:
+        """MAG: send everything sourced from an MN's prefix into the tunnel to the LMA.
+
+        The peer's table holds a single default route through the tunnel; the
+        rule ``from prefix lookup <table>`` selects it.
+        """
+        table = await self._peer_table(peer)
+        if self._source_rules.get(prefix) == table:
+            return
+        if prefix in self._source_rules:
+            await self.remove_source_prefix_route(prefix)
+        await self.ipr.rule(
+            "add",
+            family=AF_INET6,
+            src=str(prefix.network_address),
+            src_len=prefix.prefixlen,
+            table=table,
+            priority=ownership.SOURCE_RULE_PRIORITY,
+        )
+        self._source_rules[prefix] = table
+
+    async def remove_source_prefix_route(self, prefix: IPv6Network) -> None:
+        table = self._source_rules.pop(prefix, None)
+        if table is None:
+            return
+        await _ignore_missing(
+            self.ipr.rule(
+                "del",
+                family=AF_INET6,
+                src=str(prefix.network_address),
+                src_len=prefix.prefixlen,
+                table=table,
+                priority=ownership.SOURCE_RULE_PRIORITY,
+            )
+        )
+        if table not in self._source_rules.values():
+            await self._release_peer_table(table)
+
+    async def _release_peer_table(self, table: int) -> None:
+        # The last MN behind this peer is gone: drop the table's default route.
+        for peer, peer_table in list(self._peer_tables.items()):
+            if peer_table == table:
+                del self._peer_tables[peer]
+        await _ignore_missing(
+            self.ipr.route(
+                "del", family=AF_INET6, dst="::", dst_len=0, table=table, proto=ROUTE_PROTOCOL
+            )
+        )
+
+    async def _index_of_interface_with(self, address: IPv6Address) -> int:
+        async for addr in await self.ipr.get_addr(family=AF_INET6):
+            if IPv6Address(addr.get("address")) == address:
+                return addr["index"]
+        raise TunnelError(f"{address} is not configured on any interface")
+
+    async def _oif_toward(self, peer: IPv6Address) -> int:
+        routes = await self.ipr.route("get", family=AF_INET6, dst=str(peer))
+        return routes[0].get("oif")
+
+
+class Seg6Driver(_PolicyRoutingDriver):
+    """RFC 2473 tunnels made of seg6 encap.red and seg6local End.DT6 routes."""
+
+    name = "seg6"
+
+    async def _toward_peer(self, peer: IPv6Address) -> dict:
+        return {
+            "oif": await self._oif_toward(peer),
+            "encap": {"type": "seg6", "mode": seg6_compat.ENCAP_RED, "segs": [str(peer)]},
+        }
+
+    async def _verify_route(self, prefix: IPv6Network, table: int) -> None:
+        # pyroute2 silently turns unknown seg6 modes into "encap", which adds
+        # a routing header; the route must be read back to know.
+        routes = [
+            route
+            async for route in await self.ipr.get_routes(
+                family=AF_INET6, table=table, proto=ROUTE_PROTOCOL
+            )
+            if route["dst_len"] == prefix.prefixlen
+            and IPv6Address(route.get("dst") or "::") == prefix.network_address
+        ]
+        modes = [
+            srh.get("encapmode")
+            for route in routes
+            if (encap := route.get("encap")) is not None
+            and (srh := encap.get("SEG6_IPTUNNEL_SRH")) is not None
+        ]
+        if modes != [seg6_compat.SEG6_IPTUN_MODE_ENCAP_RED]:
+            raise TunnelError(
+                f"route to {prefix} in table {table} has seg6 modes {modes}, expected "
+                f"{seg6_compat.SEG6_IPTUN_MODE_ENCAP_RED} (encap.red); pyroute2 compat failed"
+            )
+
+    async def enable_decapsulation(
+        self, local_address: IPv6Address, ifname: str | None = None
+    ) -> None:
+        """Decapsulate IPv6-in-IPv6 addressed to ``local_address``.
+
+        ``ifname`` anchors the seg6local route; it must not be loopback (the
+        kernel turns loopback routes into reject routes). Default: the
+        interface that holds ``local_address``.
+        """
+        if ifname is None:
+            index = await self._index_of_interface_with(local_address)
+        else:
+            index = (await self.ipr.link_lookup(ifname=ifname))[0]
+        await self.ipr.route(
+            "replace",
+            family=AF_INET6,
+            dst=str(local_address),
+            dst_len=128,
+            table=ownership.DECAP_TABLE,
+            proto=ROUTE_PROTOCOL,
+            oif=index,
+            encap={"type": "seg6local", "action": "End.DT6", "table": MAIN_TABLE},
+        )
+        await self._decap_rule("add", local_address)
+        await ownership.move_local_rule_after_decapsulation(self.ipr)
+        self.local_address = local_address
+
+    async def _decap_rule(self, command: str, local_address: IPv6Address):
+        rule = {
+            "family": AF_INET6,
+            "dst": str(local_address),
+            "dst_len": 128,
+            "ip_proto": IPPROTO_IPV6,
+            "table": ownership.DECAP_TABLE,
+            "priority": ownership.DECAP_RULE_PRIORITY,
+        }
+        if command == "add":
+            try:
+                await self.ipr.rule("add", **rule)
+            except NetlinkError as error:
+                if error.code != 17:  # EEXIST: enable is idempotent
+                    raise
+        else:
+            await _ignore_missing(self.ipr.rule("del", **rule))
+
+    async def disable_decapsulation(self) -> None:
+        if self.local_address is None:
+            return
+        await ownership.restore_local_rule(self.ipr)
+        await self._decap_rule("del", self.local_address)
+        await _ignore_missing(
+            self.ipr.route(
+                "del",
+                family=AF_INET6,
+                dst=str(self.local_address),
+                dst_len=128,
+                table=ownership.DECAP_TABLE,
+                proto=ROUTE_PROTOCOL,
+            )
+        )
+        self.local_address = None
+
+
+class Ip6tnlDriver(_PolicyRoutingDriver):
+    """Classic ip6tnl interfaces, one per peer, named ``pmip6-<hash of peer>``.
+
+    The kernel decapsulates by itself on an interface whose local/remote pair
+    matches the packet, so decapsulation only needs the local address.
+    """
+
+    name = "ip6tnl"
+
+    @staticmethod
+    def interface_name(peer: IPv6Address) -> str:
+        # IFNAMSIZ leaves 15 characters; a digest keeps names stable across restarts.
+        digest = hashlib.sha1(peer.packed).hexdigest()
+        return ownership.LINK_NAME_PREFIX + digest[: 15 - len(ownership.LINK_NAME_PREFIX)]
+
+    async def enable_decapsulation(
+        self, local_address: IPv6Address, ifname: str | None = None
+    ) -> None:
+        self.local_address = local_address
+
+    async def disable_decapsulation(self) -> None:
+        async for link in await self.ipr.get_links():
+            if link.get("ifname", "").startswith(ownership.LINK_NAME_PREFIX):
+                await self.ipr.link("del", index=link["index"])
+        self._peer_tables.clear()
+        self._source_rules.clear()
+        self.local_address = None
+
+    async def _toward_peer(self, peer: IPv6Address) -> dict:
+        if self.local_address is None:
+            raise TunnelError("call enable_decapsulation(local_address) before routing to a peer")
+        name = self.interface_name(peer)
+        found = await self.ipr.link_lookup(ifname=name)
+        if not found:
+            await self.ipr.link(
+                "add",
+                ifname=name,
+                kind="ip6tnl",
+                ip6tnl_local=str(self.local_address),
+                ip6tnl_remote=str(peer),
+                ip6tnl_proto=IPPROTO_IPV6,
+            )
+            found = await self.ipr.link_lookup(ifname=name)
+            await self.ipr.link("set", index=found[0], state="up")
+        return {"oif": found[0]}
+
+
+async def _kernel_has_ip6tnl(ipr: AsyncIPRoute) -> bool:
+    probe = ownership.LINK_NAME_PREFIX + "probe"
+    try:
+        await ipr.link(
+            "add",
+            ifname=probe,
+            kind="ip6tnl",
+            ip6tnl_local="2001:db8::1",
+            ip6tnl_remote="2001:db8::2",
+        )
+    except NetlinkError:
+        return False
+    await ipr.link("del", index=(await ipr.link_lookup(ifname=probe))[0])
+    return True
+
+
+async def _kernel_has_seg6(ipr: AsyncIPRoute) -> bool:
+    # A seg6 route in our decapsulation table toward a documentation prefix,
+    # deleted at once; lo is fine because the route is never used.
+    probe = {
+        "family": AF_INET6,
+        "dst": "2001:db8:ffff:ffff::",
+        "dst_len": 64,
+        "table": ownership.DECAP_TABLE,
+        "proto": ROUTE_PROTOCOL,
+        "oif": (await ipr.link_lookup(ifname="lo"))[0],
+    }
+    try:
+        await ipr.route(
+            "replace",
+            encap={"type": "seg6", "mode": seg6_compat.ENCAP_RED, "segs": ["2001:db8::1"]},
+            **probe,
+        )
+    except NetlinkError:
+        return False
+    await ipr.route("del", **probe)
+    return True
+
+
+async def select_driver(setting: str, ipr: AsyncIPRoute) -> TunnelDriver:
+    """Return the tunnel driver named by ``setting`` ("auto", "seg6" or "ip6tnl").
+
+    ``auto`` picks ip6tnl if the kernel can create one, else seg6 if the
+    kernel accepts seg6 routes. An explicit choice the kernel cannot do raises.
+    """
+    if setting not in DRIVER_CHOICES:
+        raise ValueError(f"tunnel driver must be one of {DRIVER_CHOICES}, not {setting!r}")
+    if setting in ("auto", "ip6tnl") and await _kernel_has_ip6tnl(ipr):
+        return Ip6tnlDriver(ipr)
+    if setting == "ip6tnl":
+        raise TunnelError("tunnel driver ip6tnl requested but the kernel has no ip6_tunnel")
+    if await _kernel_has_seg6(ipr):
+        return Seg6Driver(ipr)
+    raise TunnelError("the kernel supports neither ip6tnl nor seg6 tunnels")

@@ -1,0 +1,179 @@
+"""The PMIPv6 data path through real seg6 tunnels between namespaces.
+
+This is the recipe the daemon relies on: LMA routes the MN prefix into the
+tunnel to the MAG, the MAG decapsulates and delivers on the access link, the
+MN's replies are caught by the MAG's source rule and tunnelled back, the LMA
+decapsulates and forwards to the CN.
+"""
+
+import asyncio
+import json
+from ipaddress import IPv6Address, IPv6Network
+
+import pytest
+from netns_lab import (
+    CN_ADDRESS,
+    LMA_ADDRESS,
+    MN_ADDRESS,
+    MN_PREFIX,
+    build_pmip_path,
+    capture,
+    in_ns,
+    mag_address,
+    route_socket,
+    tshark_fields,
+)
+
+from pmip6d.io import ownership
+from pmip6d.io.tunnels import Seg6Driver, TunnelError, select_driver
+
+pytestmark = pytest.mark.root
+
+PREFIX = IPv6Network(MN_PREFIX)
+LMA = IPv6Address(LMA_ADDRESS)
+
+
+def ping(ns: str, destination: str, count: int = 3) -> bool:
+    result = in_ns(ns, "ping", "-c", str(count), "-i", "0.2", "-W", "1", destination, check=False)
+    return result.returncode == 0
+
+
+async def attach_mag(ns: dict, number: int) -> Seg6Driver:
+    mag = IPv6Address(mag_address(number))
+    driver = Seg6Driver(await route_socket(ns[f"mag{number}"]))
+    await driver.enable_decapsulation(mag)
+    await driver.route_source_prefix_to_peer(PREFIX, LMA)
+    in_ns(ns[f"mag{number}"], "ip", "-6", "route", "add", MN_PREFIX, "dev", "acc")
+    return driver
+
+
+async def set_up_tunnel(ns: dict) -> tuple[Seg6Driver, Seg6Driver]:
+    lma = Seg6Driver(await route_socket(ns["lma"]))
+    await lma.enable_decapsulation(LMA)
+    await lma.route_prefix_to_peer(PREFIX, IPv6Address(mag_address(1)))
+    return lma, await attach_mag(ns, 1)
+
+
+def test_auto_selects_seg6_on_a_kernel_without_ip6tnl(namespaces):
+    ns = namespaces.add("probe")
+
+    async def scenario():
+        ipr = await route_socket(ns)
+        driver = await select_driver("auto", ipr)
+        leftovers = [r async for r in await ipr.get_routes(family=10, proto=157)]
+        links = [link.get("ifname") async for link in await ipr.get_links()]
+        ipr.close()
+        return driver.name, leftovers, links
+
+    name, leftovers, links = asyncio.run(scenario())
+    has_ip6tnl = in_ns(ns, "ip", "link", "add", "t", "type", "ip6tnl", check=False)
+    assert name == ("ip6tnl" if has_ip6tnl.returncode == 0 else "seg6")
+    assert leftovers == [] and links == ["lo"] + (["t"] if has_ip6tnl.returncode == 0 else [])
+
+
+def test_unknown_driver_setting_is_rejected(namespaces):
+    ns = namespaces.add("probe")
+
+    async def scenario():
+        ipr = await route_socket(ns)
+        try:
+            await select_driver("gre", ipr)
+        finally:
+            ipr.close()
+
+    with pytest.raises(ValueError, match="gre"):
+        asyncio.run(scenario())
+
+
+def test_ping_crosses_both_tunnel_directions_as_plain_ipv6_in_ipv6(namespaces, tmp_path):
+    ns = build_pmip_path(namespaces)
+    asyncio.run(set_up_tunnel(ns))
+    pcap = str(tmp_path / "lma-mag.pcap")
+
+    with capture(namespaces, ns["lma"], "mag1", pcap, "ip6 and not icmp6"):
+        assert ping(ns["cn"], MN_ADDRESS)
+
+    outer = tshark_fields(pcap, "ipv6", "ipv6.src", "ipv6.dst", "ipv6.nxt")
+    assert outer, "nothing crossed the LMA-MAG link"
+    downlink = [f for f in outer if f[0].startswith(f"{LMA_ADDRESS},{CN_ADDRESS}")]
+    uplink = [f for f in outer if f[0].startswith(f"{mag_address(1)},{MN_ADDRESS}")]
+    assert len(downlink) >= 3 and len(uplink) >= 3
+    # Outer header then inner header: next header 41, then ICMPv6, nothing between.
+    assert all(f[2].startswith("41,58") for f in downlink + uplink)
+    assert tshark_fields(pcap, "ipv6.routing", "frame.number") == []
+
+
+def test_rules_and_tables_follow_the_documented_order(namespaces):
+    ns = build_pmip_path(namespaces)
+    asyncio.run(set_up_tunnel(ns))
+
+    rules = json.loads(in_ns(ns["mag1"], "ip", "-j", "-6", "rule", "show").stdout)
+    by_priority = {rule["priority"]: rule for rule in rules}
+    assert 0 not in by_priority
+    assert by_priority[ownership.DECAP_RULE_PRIORITY]["table"] == str(ownership.DECAP_TABLE)
+    assert by_priority[ownership.DECAP_RULE_PRIORITY]["ipproto"] == "ipv6"
+    assert by_priority[ownership.LOCAL_RULE_PRIORITY]["table"] == "local"
+    assert by_priority[ownership.SOURCE_RULE_PRIORITY]["src"] == "2001:db8:100::"
+    table = in_ns(ns["mag1"], "ip", "-6", "route", "show", "table", "1051").stdout
+    assert "encap seg6 mode encap.red" in table and LMA_ADDRESS in table
+
+
+def test_handoff_replaces_the_route_with_one_message_and_no_deletion(namespaces, tmp_path):
+    ns = build_pmip_path(namespaces, mag_count=2)
+    lma, _ = asyncio.run(set_up_tunnel(ns))
+    asyncio.run(attach_mag(ns, 2))
+    assert ping(ns["cn"], MN_ADDRESS, count=1)
+    monitor = namespaces.spawn(ns["lma"], "ip", "-6", "-ts", "monitor", "route")
+
+    async def handoff():
+        # The driver's socket lives in the LMA namespace; reuse it from a new loop.
+        driver = Seg6Driver(await route_socket(ns["lma"]))
+        await driver.route_prefix_to_peer(PREFIX, IPv6Address(mag_address(2)))
+
+    in_ns(ns["mag1"], "ip", "link", "set", "acc", "down")
+    asyncio.run(handoff())
+    pcap = str(tmp_path / "lma-mag2.pcap")
+    with capture(namespaces, ns["lma"], "mag2", pcap, "ip6 proto 41"):
+        assert ping(ns["cn"], MN_ADDRESS)
+    monitor.terminate()
+    events = monitor.communicate(timeout=5)[0]
+
+    mentions = [line for line in events.splitlines() if "2001:db8:100::/64" in line]
+    assert len(mentions) == 1 and "Deleted" not in mentions[0], events
+    assert f"segs 1 [ {mag_address(2)} ]" in mentions[0]
+    routes = in_ns(ns["lma"], "ip", "-6", "route", "show", MN_PREFIX).stdout.splitlines()
+    assert len(routes) == 1 and mag_address(2) in routes[0]
+    assert len(tshark_fields(pcap, f"ipv6.dst == {mag_address(2)}", "frame.number")) >= 3
+
+
+def test_removing_the_routes_stops_the_data_path(namespaces):
+    ns = build_pmip_path(namespaces)
+
+    async def scenario():
+        lma, mag = await set_up_tunnel(ns)
+        await lma.remove_prefix_route(PREFIX)
+        await mag.remove_source_prefix_route(PREFIX)
+        await lma.remove_prefix_route(PREFIX)  # idempotent
+        await lma.disable_decapsulation()
+        await mag.disable_decapsulation()
+
+    asyncio.run(scenario())
+    assert not ping(ns["cn"], MN_ADDRESS, count=1)
+    for node in ("lma", "mag1"):
+        rules = in_ns(ns[node], "ip", "-6", "rule", "show").stdout
+        assert rules.splitlines()[0].startswith("0:\tfrom all lookup local"), rules
+        routes = in_ns(ns[node], "ip", "-6", "route", "show", "table", "all").stdout
+        assert "proto 157" not in routes
+
+
+def test_a_seg6_route_in_plain_encap_mode_is_refused(namespaces, monkeypatch):
+    ns = build_pmip_path(namespaces)
+    # Simulate a pyroute2 without the compat patch: the mode name is unknown.
+    monkeypatch.setattr("pmip6d.io.seg6_compat.ENCAP_RED", "encap.reduced")
+
+    async def scenario():
+        lma = Seg6Driver(await route_socket(ns["lma"]))
+        await lma.route_prefix_to_peer(PREFIX, IPv6Address(mag_address(1)))
+
+    with pytest.raises(TunnelError, match="encap.red"):
+        asyncio.run(scenario())
