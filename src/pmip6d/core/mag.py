@@ -1,0 +1,419 @@
+"""Sans-I/O Mobile Access Gateway (RFC 5213 section 6).
+
+Link events, PBAs, timer ticks and `now` (wall-clock seconds: the Timestamp
+option carries it) go in; PBUs, forwarding changes, Router Advertisements and
+log events come out.
+
+Retransmission follows RFC 6275 11.8: the first timeout is
+InitialBindackTimeoutFirstReg (registration) or INITIAL_BINDACK_TIMEOUT
+(refresh, de-registration), doubled on each retransmission and capped at
+MAX_BINDACK_TIMEOUT; after `max_pbu_retransmissions` the MAG gives up. Every
+(re)transmission is a new PBU with the next sequence number and a fresh
+timestamp, so the LMA's freshness checks accept it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from ipaddress import IPv6Address
+
+from pmip6d.config import NodeConfig, Policy, link_layer_bytes, normalize_link_layer
+from pmip6d.core.actions import (
+    HandBackHeld,
+    HoldForMn,
+    LogEvent,
+    MagAction,
+    SendMessage,
+    SendRouterAdvertisement,
+    SetupMnForwarding,
+    TeardownMnForwarding,
+)
+from pmip6d.core.binding_update_list import BindingUpdateList, BindingUpdateListEntry, BulState
+from pmip6d.core.sequence import next_sequence
+from pmip6d.wire import (
+    AccessTechnologyType,
+    BindingAcknowledgement,
+    BindingUpdate,
+    Handoff,
+    HandoffIndicator,
+    HomeNetworkPrefix,
+    MobileNodeIdentifier,
+    MobileNodeLinkLayerIdentifier,
+    MobilityMessage,
+    Status,
+    Timestamp,
+)
+
+
+class MobileAccessGateway:
+    def __init__(self, config: NodeConfig, policy: Policy) -> None:
+        if config.mag is None:
+            raise ValueError("MobileAccessGateway needs a configuration with a 'mag' section")
+        self.config = config
+        self.mag = config.mag
+        self.timers = config.timers
+        self.policy = policy
+        self.binding_update_list = BindingUpdateList()
+        self.counters: Counter[str] = Counter()
+        self.buffering = config.mag.hold_packets_on_detach
+        # Last sequence number sent per MN, kept across attachments so a returning
+        # MN's PBUs stay "newer" for the LMA.
+        self._last_sequence: dict[str, int] = {}
+
+    def set_buffering(self, enabled: bool) -> None:
+        """Whether later detachments hold undeliverable packets for hand-back."""
+        self.buffering = enabled
+
+    # --- link events -----------------------------------------------------
+
+    def mn_attached(
+        self, access_interface: str, link_layer_address: str, now: float
+    ) -> list[MagAction]:
+        link_layer = normalize_link_layer(link_layer_address)
+        fields = {"interface": access_interface, "link_layer": link_layer}
+        if access_interface not in self.mag.access_interfaces:
+            self.counters["attach_ignored"] += 1
+            return [LogEvent("attach_ignored_not_access_interface", fields, "warning")]
+        profile = self.policy.profile_for_link_layer(link_layer)
+        if profile is None:
+            self.counters["unknown_mn"] += 1
+            return [LogEvent("mn_unknown", fields, "warning")]
+
+        actions: list[MagAction] = []
+        existing = self.binding_update_list.get(profile.mn_id)
+        if existing is not None and existing.access_interface == access_interface:
+            if existing.state in (BulState.REGISTERED, BulState.REFRESHING):
+                return [self._router_advertisement(existing, now)]
+            if existing.state is BulState.REGISTERING:
+                return []
+        if existing is not None:
+            actions += self._forget(existing)
+        occupant = self.binding_update_list.on_interface(access_interface)
+        if occupant is not None:
+            actions += self.mn_detached(access_interface, now)
+
+        entry = BindingUpdateListEntry(
+            mn_id=profile.mn_id,
+            access_interface=access_interface,
+            mn_link_layer=link_layer,
+            prefixes=profile.home_network_prefixes,
+            state=BulState.REGISTERING,
+            sequence=self._last_sequence.get(profile.mn_id, 0),
+        )
+        self.binding_update_list.put(entry)
+        self.counters["attachments"] += 1
+        actions.append(LogEvent("mn_attached", {**fields, "mn_id": profile.mn_id}))
+        actions += self._start_transaction(
+            entry,
+            now,
+            lifetime=self.mag.requested_lifetime,
+            handoff=Handoff.UNKNOWN,
+            first_timeout=self.timers.initial_bindack_timeout_first_reg,
+        )
+        return actions
+
+    def mn_detached(self, access_interface: str, now: float) -> list[MagAction]:
+        entry = self.binding_update_list.on_interface(access_interface)
+        if entry is None:
+            return [LogEvent("detach_ignored_no_mn", {"interface": access_interface}, "debug")]
+        self.counters["detachments"] += 1
+        log = LogEvent("mn_detached", {"interface": access_interface, "mn_id": entry.mn_id})
+        if entry.state is BulState.FAILED:
+            self.binding_update_list.delete(entry.mn_id)
+            return [log]
+        if entry.state is BulState.DEREGISTERING:
+            return [log]
+        actions: list[MagAction] = [log]
+        if self.buffering:
+            entry.holding = True
+            actions.append(HoldForMn(entry.mn_id, entry.prefixes))
+        if entry.forwarding:
+            entry.forwarding = False
+            actions.append(self._forwarding(TeardownMnForwarding, entry))
+        entry.state = BulState.DEREGISTERING
+        entry.refresh_at = entry.expires_at = entry.next_ra_at = None
+        actions += self._start_transaction(
+            entry,
+            now,
+            lifetime=0,
+            handoff=Handoff.UNKNOWN,
+            first_timeout=self.timers.initial_bindack_timeout,
+        )
+        return actions
+
+    def router_solicited(
+        self, access_interface: str, link_layer_address: str, now: float
+    ) -> list[MagAction]:
+        """An RS from an MN: answer at once if its binding is up, else treat it as an attach."""
+        entry = self.binding_update_list.on_interface(access_interface)
+        link_layer = normalize_link_layer(link_layer_address)
+        if entry is not None and entry.mn_link_layer == link_layer and entry.forwarding:
+            return [self._router_advertisement(entry, now)]
+        return self.mn_attached(access_interface, link_layer, now)
+
+    # --- signaling -------------------------------------------------------
+
+    def receive(self, src: IPv6Address, message: MobilityMessage, now: float) -> list[MagAction]:
+        ignored = self._why_ignored(src, message)
+        if ignored is not None:
+            self.counters["ignored_messages"] += 1
+            return [LogEvent("message_ignored", {"from": str(src), "reason": ignored}, "warning")]
+        pba: BindingAcknowledgement = message
+        mn_id = pba.option(MobileNodeIdentifier).nai
+        entry = self.binding_update_list.get(mn_id)
+        status = pba.status
+        stale = (
+            entry is None
+            or not entry.state.awaits_pba
+            or (status != Status.SEQUENCE_NUMBER_OUT_OF_WINDOW and pba.sequence != entry.sequence)
+        )
+        if stale:
+            self.counters["stale_pba"] += 1
+            fields = {"mn_id": mn_id, "sequence": pba.sequence, "status": _status_name(status)}
+            return [LogEvent("pba_stale", fields, "debug")]
+        if status == Status.ACCEPTED:
+            return self._accepted(entry, pba, now)
+        if status == Status.SEQUENCE_NUMBER_OUT_OF_WINDOW and not entry.resynced:
+            return self._resync(entry, pba, now)
+        return self._rejected(entry, pba, now)
+
+    def on_timer(self, now: float) -> list[MagAction]:
+        actions: list[MagAction] = []
+        for entry in self.binding_update_list:
+            if entry.retransmit_at is not None and entry.retransmit_at <= now:
+                actions += self._retransmit_or_give_up(entry, now)
+            if entry.expires_at is not None and entry.expires_at <= now:
+                actions += self._binding_expired(entry, now)
+            if entry.refresh_at is not None and entry.refresh_at <= now:
+                entry.state = BulState.REFRESHING
+                entry.refresh_at = None
+                self.counters["refreshes"] += 1
+                actions += self._start_transaction(
+                    entry,
+                    now,
+                    lifetime=self.mag.requested_lifetime,
+                    handoff=Handoff.NOT_CHANGED,
+                    first_timeout=self.timers.initial_bindack_timeout,
+                )
+            if entry.next_ra_at is not None and entry.next_ra_at <= now:
+                actions.append(self._router_advertisement(entry, now))
+        return actions
+
+    def next_deadline(self) -> float | None:
+        return self.binding_update_list.next_deadline()
+
+    def snapshot(self, now: float) -> dict[str, object]:
+        return {
+            "role": "mag",
+            "proxy_coa": str(self.mag.proxy_coa),
+            "lma_address": str(self.mag.lma_address),
+            "buffering": self.buffering,
+            "binding_update_list": [e.as_dict(now) for e in self.binding_update_list],
+            "counters": dict(self.counters),
+        }
+
+    # --- PBA outcomes ----------------------------------------------------
+
+    def _accepted(
+        self, entry: BindingUpdateListEntry, pba: BindingAcknowledgement, now: float
+    ) -> list[MagAction]:
+        self.counters["accepted"] += 1
+        entry.retransmit_at = None
+        fields = {"mn_id": entry.mn_id, "sequence": pba.sequence, "lifetime": pba.lifetime}
+        if entry.state is BulState.DEREGISTERING:
+            self.binding_update_list.delete(entry.mn_id)
+            return [LogEvent("deregistered", fields), *self._hand_back(entry)]
+        if pba.lifetime == 0:
+            # An accepted registration must grant time; without it there is no binding.
+            return self._fail(entry, LogEvent("pba_zero_lifetime", fields, "warning"))
+        assigned = tuple(
+            o.prefix for o in pba.options_of(HomeNetworkPrefix) if o.prefix.prefixlen != 0
+        )
+        entry.prefixes = assigned or entry.prefixes
+        entry.lifetime = pba.lifetime
+        entry.expires_at = now + pba.lifetime
+        entry.refresh_at = now + pba.lifetime * self.mag.refresh_fraction
+        first = entry.state is BulState.REGISTERING
+        entry.state = BulState.REGISTERED
+        fields["prefixes"] = [str(p) for p in entry.prefixes]
+        actions: list[MagAction] = [LogEvent("registered" if first else "refreshed", fields)]
+        if not entry.forwarding:
+            entry.forwarding = True
+            actions.append(self._forwarding(SetupMnForwarding, entry))
+            actions.append(self._router_advertisement(entry, now))
+        return actions
+
+    def _resync(
+        self, entry: BindingUpdateListEntry, pba: BindingAcknowledgement, now: float
+    ) -> list[MagAction]:
+        # RFC 6275 9.5.1: the PBA carries the LMA's last accepted sequence number.
+        self.counters["sequence_resyncs"] += 1
+        entry.sequence = pba.sequence
+        entry.resynced = True
+        fields = {"mn_id": entry.mn_id, "lma_sequence": pba.sequence}
+        log = LogEvent("pba_rejected", {**fields, "status": _status_name(pba.status)}, "warning")
+        return [log, self._transmit(entry, now)]
+
+    def _rejected(
+        self, entry: BindingUpdateListEntry, pba: BindingAcknowledgement, now: float
+    ) -> list[MagAction]:
+        name = _status_name(pba.status)
+        self.counters["rejected"] += 1
+        self.counters[f"rejected.{name}"] += 1
+        fields: dict[str, object] = {
+            "mn_id": entry.mn_id,
+            "sequence": pba.sequence,
+            "status": name,
+            "code": int(pba.status),
+            "state": entry.state.value,
+        }
+        timestamp = pba.option(Timestamp)
+        if pba.status in (Status.TIMESTAMP_MISMATCH, Status.TIMESTAMP_LOWER_THAN_PREV_ACCEPTED):
+            if timestamp is not None:
+                fields["lma_clock_ahead_by"] = round(timestamp.seconds - now, 3)
+        log = LogEvent("pba_rejected", fields, "warning")
+        if entry.state is BulState.DEREGISTERING:
+            self.binding_update_list.delete(entry.mn_id)
+            return [log, *self._hand_back(entry)]
+        return self._fail(entry, log)
+
+    # --- timers ----------------------------------------------------------
+
+    def _retransmit_or_give_up(self, entry: BindingUpdateListEntry, now: float) -> list[MagAction]:
+        if entry.retransmissions >= self.timers.max_pbu_retransmissions:
+            self.counters["give_ups"] += 1
+            fields = {
+                "mn_id": entry.mn_id,
+                "state": entry.state.value,
+                "transmissions": entry.retransmissions + 1,
+            }
+            log = LogEvent("pbu_give_up", fields, "warning")
+            if entry.state is BulState.DEREGISTERING:
+                self.binding_update_list.delete(entry.mn_id)
+                return [log, *self._hand_back(entry)]
+            return self._fail(entry, log)
+        entry.retransmissions += 1
+        entry.bindack_timeout = min(entry.bindack_timeout * 2, self.timers.max_bindack_timeout)
+        self.counters["retransmissions"] += 1
+        return [self._transmit(entry, now)]
+
+    def _binding_expired(self, entry: BindingUpdateListEntry, now: float) -> list[MagAction]:
+        # The refresh went unanswered for the rest of the lifetime: the LMA has
+        # dropped the binding, so stop forwarding but keep trying to register.
+        self.counters["expired"] += 1
+        entry.expires_at = entry.refresh_at = entry.next_ra_at = None
+        entry.state = BulState.REGISTERING
+        actions: list[MagAction] = [LogEvent("binding_expired", {"mn_id": entry.mn_id}, "warning")]
+        if entry.forwarding:
+            entry.forwarding = False
+            actions.append(self._forwarding(TeardownMnForwarding, entry))
+        return actions
+
+    # --- helpers ---------------------------------------------------------
+
+    def _start_transaction(
+        self,
+        entry: BindingUpdateListEntry,
+        now: float,
+        *,
+        lifetime: int,
+        handoff: Handoff,
+        first_timeout: float,
+    ) -> list[MagAction]:
+        entry.requested_lifetime = lifetime
+        entry.handoff_indicator = handoff
+        entry.bindack_timeout = first_timeout
+        entry.retransmissions = 0
+        entry.resynced = False
+        return [self._transmit(entry, now)]
+
+    def _transmit(self, entry: BindingUpdateListEntry, now: float) -> SendMessage:
+        entry.sequence = next_sequence(entry.sequence)
+        self._last_sequence[entry.mn_id] = entry.sequence
+        entry.retransmit_at = now + entry.bindack_timeout
+        self.counters["pbu_sent"] += 1
+        options: list = [MobileNodeIdentifier(entry.mn_id)]
+        options += [HomeNetworkPrefix(prefix) for prefix in entry.prefixes]
+        options += [
+            HandoffIndicator(entry.handoff_indicator),
+            AccessTechnologyType(self.mag.access_technology_type),
+            MobileNodeLinkLayerIdentifier(link_layer_bytes(entry.mn_link_layer)),
+        ]
+        if self.timers.use_timestamps:
+            options.append(Timestamp.from_seconds(now))
+        pbu = BindingUpdate(
+            sequence=entry.sequence,
+            lifetime=entry.requested_lifetime,
+            ack=True,
+            home=True,
+            proxy=True,
+            options=options,
+        )
+        return SendMessage(self.mag.lma_address, pbu)
+
+    def _fail(self, entry: BindingUpdateListEntry, log: LogEvent) -> list[MagAction]:
+        entry.state = BulState.FAILED
+        entry.retransmit_at = entry.refresh_at = entry.expires_at = entry.next_ra_at = None
+        actions: list[MagAction] = [log]
+        if entry.forwarding:
+            entry.forwarding = False
+            actions.append(self._forwarding(TeardownMnForwarding, entry))
+        return actions
+
+    def _forget(self, entry: BindingUpdateListEntry) -> list[MagAction]:
+        """Drop an entry the MN has left behind by attaching again elsewhere on this MAG."""
+        self.binding_update_list.delete(entry.mn_id)
+        actions: list[MagAction] = []
+        if entry.forwarding:
+            actions.append(self._forwarding(TeardownMnForwarding, entry))
+        return actions + self._hand_back(entry)
+
+    def _hand_back(self, entry: BindingUpdateListEntry) -> list[MagAction]:
+        if not entry.holding:
+            return []
+        entry.holding = False
+        self.counters["hand_backs"] += 1
+        return [HandBackHeld(entry.mn_id, entry.prefixes, self.mag.lma_address)]
+
+    def _forwarding(self, action: type, entry: BindingUpdateListEntry) -> MagAction:
+        return action(
+            mn_id=entry.mn_id,
+            prefixes=entry.prefixes,
+            lma_address=self.mag.lma_address,
+            access_interface=entry.access_interface,
+            mn_link_layer=entry.mn_link_layer,
+        )
+
+    def _router_advertisement(
+        self, entry: BindingUpdateListEntry, now: float
+    ) -> SendRouterAdvertisement:
+        entry.next_ra_at = now + self.mag.ra_interval
+        self.counters["router_advertisements"] += 1
+        # Prefixes must not outlive the binding that makes them routable.
+        remaining = int(max(0.0, (entry.expires_at or now) - now))
+        valid = min(self.mag.prefix_valid_lifetime, remaining)
+        return SendRouterAdvertisement(
+            access_interface=entry.access_interface,
+            mn_link_layer=entry.mn_link_layer,
+            source_address=self.mag.access_link_local,
+            source_link_layer=normalize_link_layer(self.mag.access_link_layer),
+            prefixes=entry.prefixes,
+            router_lifetime=self.mag.router_lifetime,
+            prefix_valid_lifetime=valid,
+            prefix_preferred_lifetime=min(self.mag.prefix_preferred_lifetime, valid),
+        )
+
+    def _why_ignored(self, src: IPv6Address, message: MobilityMessage) -> str | None:
+        if not isinstance(message, BindingAcknowledgement):
+            return f"unexpected {type(message).__name__}"
+        if src != self.mag.lma_address:
+            return "not from the configured LMA"
+        if not message.proxy:
+            return "Binding Acknowledgement without the proxy (P) flag"
+        if message.option(MobileNodeIdentifier) is None:
+            return "PBA without a Mobile Node Identifier option"
+        return None
+
+
+def _status_name(status: int) -> str:
+    return status.name if isinstance(status, Status) else f"UNKNOWN_{int(status)}"
