@@ -158,9 +158,10 @@ class HomeNetworkPrefix(Option, type_code=22):
         prefix_length = body[1]
         if prefix_length > 128:
             raise malformed(f"HomeNetworkPrefix prefix length {prefix_length} exceeds 128")
-        # Bits beyond the prefix length carry no meaning; strict=False drops them.
-        network = IPv6Network((IPv6Address(body[2:18]), prefix_length), strict=False)
-        return cls(network)
+        # Bits beyond the prefix length carry no meaning: drop them.
+        host_mask = (1 << (128 - prefix_length)) - 1
+        network_int = int.from_bytes(body[2:18], "big") & ~host_mask
+        return cls(IPv6Network((network_int, prefix_length)))
 
 
 @dataclass(frozen=True)
