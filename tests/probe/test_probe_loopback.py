@@ -150,6 +150,7 @@ def test_sender_sends_exactly_count_when_count_is_below_the_duration():
         ({"rate": 10}, "duration, a count"),
         ({"rate": 10, "duration": -1}, "duration"),
         ({"rate": 10, "count": 0}, "count"),
+        ({"rate": 1, "duration": 0.5}, "less than one datagram"),
         ({"rate": 10, "count": 1, "run_id": 2**32}, "run id"),
         ({"rate": 10, "count": 1, "size": 8}, "size"),
     ],

@@ -88,6 +88,8 @@ class Sender:
         self.port = port
         self.rate = rate
         self.count = planned_count(rate, duration, count)
+        if self.count < 1:
+            raise ValueError(f"{rate}/s for {duration} s is less than one datagram")
         self.size = size
         self.run_id = new_run_id() if run_id is None else run_id
         self._buffer = make_buffer(size)
