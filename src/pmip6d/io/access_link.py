@@ -1,0 +1,107 @@
+"""The MAG's access interfaces: the shared router identity and routes to the MNs.
+
+Every MAG presents the same link-layer address and link-local address
+(fe80::1) on its access links, so an MN that moves keeps a reachable default
+router without noticing the handover (RFC 5213 6.9.3). The link-local
+address is added without duplicate address detection: the same address on
+another MAG is intended, and it must be usable at once.
+"""
+
+from ipaddress import IPv6Address, IPv6Network
+
+from pyroute2 import AsyncIPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from pmip6d.io.icmpv6 import mac_text
+from pmip6d.io.ownership import AF_INET6, MAIN_TABLE, ROUTE_PROTOCOL
+from pmip6d.io.router_advertisement import SHARED_LINK_LOCAL
+
+IFA_F_NODAD = 0x02
+EEXIST = 17
+EBUSY = 16
+ENOENT = 2
+EADDRNOTAVAIL = 99
+ESRCH = 3
+
+
+class AccessLinks:
+    def __init__(self, ipr: AsyncIPRoute):
+        self.ipr = ipr
+
+    async def _index(self, ifname: str) -> int:
+        found = await self.ipr.link_lookup(ifname=ifname)
+        if not found:
+            raise LookupError(f"no interface {ifname}")
+        return found[0]
+
+    async def present_shared_identity(
+        self,
+        ifname: str,
+        link_layer_address: str | bytes,
+        link_local: IPv6Address = SHARED_LINK_LOCAL,
+    ) -> None:
+        """Give ``ifname`` the shared MAC and link-local address (idempotent)."""
+        index = await self._index(ifname)
+        mac = link_layer_address
+        if isinstance(mac, bytes):
+            mac = mac_text(mac)
+        try:
+            await self.ipr.link("set", index=index, address=mac)
+        except NetlinkError as error:
+            if error.code != EBUSY:
+                raise
+            # Drivers without live MAC change need the interface down briefly.
+            await self.ipr.link("set", index=index, state="down")
+            await self.ipr.link("set", index=index, address=mac)
+            await self.ipr.link("set", index=index, state="up")
+        try:
+            await self.ipr.addr(
+                "add",
+                index=index,
+                family=AF_INET6,
+                address=str(link_local),
+                prefixlen=64,
+                flags=IFA_F_NODAD,
+            )
+        except NetlinkError as error:
+            if error.code != EEXIST:
+                raise
+
+    async def withdraw_shared_identity(
+        self, ifname: str, link_local: IPv6Address = SHARED_LINK_LOCAL
+    ) -> None:
+        """Remove the shared link-local address (the MAC stays: the original is not known)."""
+        index = await self._index(ifname)
+        try:
+            await self.ipr.addr(
+                "del", index=index, family=AF_INET6, address=str(link_local), prefixlen=64
+            )
+        except NetlinkError as error:
+            if error.code not in (EADDRNOTAVAIL, ENOENT):
+                raise
+
+    async def route_prefix_to_access(self, prefix: IPv6Network, ifname: str) -> None:
+        """Deliver the MN's prefix on its access link (replace: an MN may reattach)."""
+        await self.ipr.route(
+            "replace",
+            family=AF_INET6,
+            dst=str(prefix.network_address),
+            dst_len=prefix.prefixlen,
+            oif=await self._index(ifname),
+            table=MAIN_TABLE,
+            proto=ROUTE_PROTOCOL,
+        )
+
+    async def remove_access_route(self, prefix: IPv6Network) -> None:
+        try:
+            await self.ipr.route(
+                "del",
+                family=AF_INET6,
+                dst=str(prefix.network_address),
+                dst_len=prefix.prefixlen,
+                table=MAIN_TABLE,
+                proto=ROUTE_PROTOCOL,
+            )
+        except NetlinkError as error:
+            if error.code not in (ENOENT, ESRCH):
+                raise

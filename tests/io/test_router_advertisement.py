@@ -1,0 +1,81 @@
+"""RA building (pure) and an RA that makes a real MN autoconfigure."""
+
+import asyncio
+import json
+import time
+from ipaddress import IPv6Address, IPv6Network
+
+import pytest
+from netns_lab import SHARED_MAC, entered, in_ns, route_socket
+
+from pmip6d.io.access_link import AccessLinks
+from pmip6d.io.router_advertisement import (
+    PrefixInformation,
+    RouterAdvertisementSender,
+    build_router_advertisement,
+    parse_router_advertisement,
+)
+
+HNP = IPv6Network("2001:db8:100::/64")
+SECOND_HNP = IPv6Network("2001:db8:101::/64")
+
+
+def test_ra_carries_each_prefix_on_link_and_autonomous_with_the_shared_mac():
+    message = build_router_advertisement(
+        [HNP, SECOND_HNP],
+        SHARED_MAC,
+        router_lifetime=600,
+        valid_lifetime=900,
+        preferred_lifetime=300,
+        mtu=1400,
+    )
+    assert message[0] == 134 and message[2:4] == b"\0\0" and len(message) % 8 == 0
+    ra = parse_router_advertisement(message)
+    assert ra.router_lifetime == 600 and ra.cur_hop_limit == 64 and ra.mtu == 1400
+    assert ra.link_layer_address == bytes.fromhex(SHARED_MAC.replace(":", ""))
+    assert ra.prefixes == [
+        PrefixInformation(HNP, 900, 300, on_link=True, autonomous=True),
+        PrefixInformation(SECOND_HNP, 900, 300, on_link=True, autonomous=True),
+    ]
+
+
+def test_parse_rejects_other_icmpv6_types():
+    with pytest.raises(ValueError, match="133"):
+        parse_router_advertisement(bytes([133]) + bytes(15))
+
+
+@pytest.mark.root
+def test_mn_autoconfigures_from_the_ra_and_uses_the_shared_router(namespaces):
+    mag = namespaces.add("mag", router=True)
+    mn = namespaces.add("mn")
+    in_ns(mn, "sysctl", "-qw", "net.ipv6.conf.default.accept_ra=1")
+    namespaces.link(mag, "acc", mn, "mn0")
+    in_ns(mn, "sysctl", "-qw", "net.ipv6.conf.mn0.accept_ra=1")
+
+    async def configure_access():
+        ipr = await route_socket(mag)
+        await AccessLinks(ipr).present_shared_identity("acc", SHARED_MAC)
+        await AccessLinks(ipr).route_prefix_to_access(HNP, "acc")
+        ipr.close()
+
+    asyncio.run(configure_access())
+    mn_link_local = json.loads(in_ns(mn, "ip", "-j", "-6", "addr", "show", "dev", "mn0").stdout)
+    mn_link_local = IPv6Address(mn_link_local[0]["addr_info"][0]["local"])
+    with entered(mag), RouterAdvertisementSender() as sender:
+        sender.send("acc", build_router_advertisement([HNP], SHARED_MAC), mn_link_local)
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        addresses = in_ns(mn, "ip", "-6", "addr", "show", "dev", "mn0").stdout
+        if "2001:db8:100:" in addresses:
+            break
+        time.sleep(0.1)
+    assert "inet6 2001:db8:100:" in addresses and "dynamic" in addresses
+    default = in_ns(mn, "ip", "-6", "route", "show", "default").stdout
+    assert default.startswith("default via fe80::1 dev mn0 proto ra")
+    neighbour = in_ns(mn, "ip", "-6", "neigh", "show", "fe80::1").stdout
+    assert SHARED_MAC in neighbour and "router" in neighbour
+    mn_address = next(
+        word.split("/")[0] for word in addresses.split() if word.startswith("2001:db8:100:")
+    )
+    assert in_ns(mag, "ping", "-c", "1", "-W", "2", mn_address, check=False).returncode == 0
