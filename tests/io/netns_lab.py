@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import os
 import subprocess
+import time
 
 from pyroute2 import AsyncIPRoute
 from pyroute2.netns import popns, pushns
@@ -21,6 +22,16 @@ def sh(*argv: str, check: bool = True, timeout: float = 20) -> subprocess.Comple
 
 def in_ns(ns: str, *argv: str, check: bool = True, timeout: float = 20):
     return sh("ip", "netns", "exec", ns, *argv, check=check, timeout=timeout)
+
+
+def wait_for_link_local(ns: str, ifname: str, seconds: float = 5) -> None:
+    """Carrier (and so the link-local address) comes up via linkwatch, up to ~1 s late."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if in_ns(ns, "ip", "-6", "addr", "show", "dev", ifname, "scope", "link").stdout:
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{ifname} in {ns} got no link-local address")
 
 
 class Namespaces:
@@ -52,6 +63,8 @@ class Namespaces:
             in_ns(ns, "sysctl", "-qw", f"net.ipv6.conf.{ifname}.seg6_enabled=1")
             in_ns(ns, "sysctl", "-qw", f"net.ipv6.conf.{ifname}.accept_dad=0")
             in_ns(ns, "ip", "link", "set", ifname, "up")
+        for ns, ifname in ((ns_a, if_a), (ns_b, if_b)):
+            wait_for_link_local(ns, ifname)
 
     def address(self, ns: str, ifname: str, address: str) -> None:
         in_ns(ns, "ip", "-6", "addr", "add", address, "dev", ifname, "nodad")
