@@ -130,9 +130,11 @@ def test_boolean_is_not_a_number():
     assert "timers.max_bindack_timeout: expected a non-negative number" in message
 
 
-def test_lifetime_outside_the_16_bit_four_second_field_is_rejected():
-    data = {**MAG_CONFIG, "mag": {**MAG_CONFIG["mag"], "requested_lifetime": 300000}}
-    assert "mag.requested_lifetime: expected 4..262140" in _error(parse_node_config, data)
+@pytest.mark.parametrize("lifetime", [0, 301, 262144])
+def test_lifetime_must_fit_the_wire_field_of_four_second_units(lifetime):
+    data = {**MAG_CONFIG, "mag": {**MAG_CONFIG["mag"], "requested_lifetime": lifetime}}
+    message = _error(parse_node_config, data)
+    assert "mag.requested_lifetime: expected a multiple of 4 in 4..262140" in message
 
 
 def test_list_element_error_names_its_index():

@@ -270,14 +270,12 @@ def _check_node(config: NodeConfig, source: str) -> None:
             raise _fail(source, "mag.access_link_layer", _mac_expectation(mag.access_link_layer))
         if not 0 < mag.refresh_fraction < 1:
             raise _fail(source, "mag.refresh_fraction", "expected a number between 0 and 1")
-        if mag.requested_lifetime < 4 or mag.requested_lifetime > 262140:
-            expected = "expected 4..262140 seconds (16-bit count of 4-second units)"
-            raise _fail(source, "mag.requested_lifetime", expected)
+        if not _is_wire_lifetime(mag.requested_lifetime):
+            raise _fail(source, "mag.requested_lifetime", _LIFETIME_EXPECTATION)
         if mag.ra_interval <= 0:
             raise _fail(source, "mag.ra_interval", "expected a number greater than 0")
-    if config.lma is not None and not 4 <= config.lma.max_binding_lifetime <= 262140:
-        expected = "expected 4..262140 seconds (16-bit count of 4-second units)"
-        raise _fail(source, "lma.max_binding_lifetime", expected)
+    if config.lma is not None and not _is_wire_lifetime(config.lma.max_binding_lifetime):
+        raise _fail(source, "lma.max_binding_lifetime", _LIFETIME_EXPECTATION)
     timers = config.timers
     if timers.initial_bindack_timeout_first_reg <= 0 or timers.initial_bindack_timeout <= 0:
         raise _fail(source, "timers", "expected bind-ack timeouts greater than 0")
@@ -318,6 +316,13 @@ def _normalized(policy: Policy) -> Policy:
         for mn in policy.mobile_nodes
     )
     return dataclasses.replace(policy, mobile_nodes=profiles)
+
+
+_LIFETIME_EXPECTATION = "expected a multiple of 4 in 4..262140 seconds (the wire unit is 4 s)"
+
+
+def _is_wire_lifetime(seconds: int) -> bool:
+    return 4 <= seconds <= 262140 and seconds % 4 == 0
 
 
 def _mac_expectation(value: str) -> str:
