@@ -414,6 +414,13 @@ def test_another_mn_on_an_occupied_interface_deregisters_the_first():
     assert len(mag.binding_update_list) == 2
 
 
+def test_detach_after_replacement_concerns_the_new_mn_not_the_departed_one():
+    mag = registered()
+    mag.mn_attached("eth2", MN2_MAC, T0 + 5)
+    actions = mag.mn_detached("eth2", T0 + 6)
+    assert sent_pbu(actions).option(MobileNodeIdentifier).nai == "mn2@pmipv6.lab"
+
+
 def test_sequence_numbers_continue_across_attachments():
     mag = registered()
     dereg = sent_pbu(mag.mn_detached("eth2", T0 + 10))

@@ -73,8 +73,14 @@ class BindingUpdateList:
         return self._entries.get(mn_id)
 
     def on_interface(self, access_interface: str) -> BindingUpdateListEntry | None:
+        """The MN attached to `access_interface`; one that has left (de-registering) is not."""
         return next(
-            (e for e in self._entries.values() if e.access_interface == access_interface), None
+            (
+                e
+                for e in self._entries.values()
+                if e.access_interface == access_interface and e.state is not BulState.DEREGISTERING
+            ),
+            None,
         )
 
     def put(self, entry: BindingUpdateListEntry) -> None:

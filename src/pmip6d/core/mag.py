@@ -121,8 +121,6 @@ class MobileAccessGateway:
         if entry.state is BulState.FAILED:
             self.binding_update_list.delete(entry.mn_id)
             return [log]
-        if entry.state is BulState.DEREGISTERING:
-            return [log]
         actions: list[MagAction] = [log]
         if self.buffering:
             entry.holding = True
