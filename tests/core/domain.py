@@ -1,0 +1,92 @@
+"""A PMIPv6 domain in memory: one LMA, MAGs, and a network that carries every
+signaling message through the real wire codec (with checksums)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv6Address
+
+from core_builders import LMAA, POLICY, lma_config, mag_config
+
+from pmip6d.core import (
+    Action,
+    DiscardBuffer,
+    InstallMnRoute,
+    LocalMobilityAnchor,
+    MobileAccessGateway,
+    ReleaseBuffer,
+    RemoveMnRoute,
+    SendMessage,
+    StartBuffering,
+)
+from pmip6d.wire import decode, encode
+
+
+@dataclass
+class Domain:
+    lma: LocalMobilityAnchor
+    mags: dict[IPv6Address, MobileAccessGateway]
+    # The LMA's kernel as its actions leave it: mn_id -> MAG its prefixes route to.
+    routes: dict[str, IPv6Address] = field(default_factory=dict)
+    buffering: set[str] = field(default_factory=set)
+    log: list[Action] = field(default_factory=list)
+    drop_next: int = 0  # how many of the next messages the network loses
+
+    @classmethod
+    def build(cls, mag_addresses, *, buffering=False, **timers) -> Domain:
+        lma = LocalMobilityAnchor(lma_config(buffering=buffering, **timers), POLICY)
+        mags = {
+            address: MobileAccessGateway(mag_config(address, hold=buffering, **timers), POLICY)
+            for address in mag_addresses
+        }
+        return cls(lma, mags)
+
+    def deliver(self, origin: IPv6Address, actions: list[Action], now: float) -> None:
+        """Carry out `actions` from `origin`, delivering messages until none are left."""
+        pending = [(origin, a) for a in actions]
+        while pending:
+            origin, action = pending.pop(0)
+            self.log.append(action)
+            if origin == LMAA:
+                self._apply_lma_action(action)
+            if not isinstance(action, SendMessage):
+                continue
+            if self.drop_next:
+                self.drop_next -= 1
+                continue
+            wire = encode(action.message, src=origin, dst=action.dst)
+            message = decode(wire, src=origin, dst=action.dst)
+            if action.dst == LMAA:
+                replies = self.lma.receive(origin, message, now)
+            else:
+                replies = self.mags[action.dst].receive(origin, message, now)
+            pending += [(action.dst, a) for a in replies]
+
+    def tick(self, now: float) -> None:
+        self.deliver(LMAA, self.lma.on_timer(now), now)
+        for address, mag in self.mags.items():
+            self.deliver(address, mag.on_timer(now), now)
+
+    def next_deadline(self) -> float | None:
+        deadlines = [self.lma.next_deadline(), *(m.next_deadline() for m in self.mags.values())]
+        return min((d for d in deadlines if d is not None), default=None)
+
+    def run_until(self, end: float) -> None:
+        while (deadline := self.next_deadline()) is not None and deadline <= end:
+            self.tick(deadline)
+
+    def _apply_lma_action(self, action: Action) -> None:
+        if isinstance(action, InstallMnRoute):
+            self.routes[action.mn_id] = action.mag_address
+        elif isinstance(action, RemoveMnRoute):
+            # A removal must name the tunnel the route really uses.
+            assert self.routes.pop(action.mn_id) == action.mag_address
+        elif isinstance(action, StartBuffering):
+            assert action.mn_id not in self.buffering
+            self.buffering.add(action.mn_id)
+        elif isinstance(action, ReleaseBuffer):
+            # Release only once the route to the new MAG is in place.
+            assert self.routes[action.mn_id] == action.mag_address
+            self.buffering.remove(action.mn_id)
+        elif isinstance(action, DiscardBuffer):
+            self.buffering.remove(action.mn_id)
