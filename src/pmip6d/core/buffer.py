@@ -103,7 +103,7 @@ class PacingPolicy:
     """How the backlog goes out once the new registration is accepted.
 
     Release rate = max(min_rate_pps, rate_factor x measured arrival rate),
-    capped by max_rate_pps when set; a token bucket of max_burst tokens, full
+    capped by max_rate_pps (None: no cap); a token bucket of max_burst tokens, full
     at start, so the first max_burst packets leave at once.
 
     rate_factor 2.0 (the seed paper used 1.2): with arrivals at r and release
@@ -114,6 +114,10 @@ class PacingPolicy:
     for longer. 2.0 still stays below a burst: the new path sees at most twice
     the rate it carried before.
 
+    max_rate_pps 100 000 (about 1.2 Gbit/s of 1500-byte packets) is a sanity
+    cap: arrivals read from the kernel queue a few nanoseconds apart would
+    otherwise measure as an absurd rate.
+
     rate_window: time constant of the arrival-rate average; long enough to
     smooth a bursty sender, short enough to follow a rate change within a gap.
     idle_close: passthrough silence after which the kernel rule may go (see
@@ -123,7 +127,7 @@ class PacingPolicy:
 
     rate_factor: float = 2.0
     min_rate_pps: float = 100.0
-    max_rate_pps: float | None = None
+    max_rate_pps: float | None = 100_000.0
     max_burst: int = 32
     rate_window: float = 0.5
     idle_close: float = 0.1
@@ -259,7 +263,8 @@ class HandoverBuffer:
             return True
         if self.state is not BufferState.PASSTHROUGH:
             return False
-        return now - self._quiet_since() >= self.pacing.idle_close
+        # Same sum as next_deadline, so the deadline and the check agree to the bit.
+        return now >= self._quiet_since() + self.pacing.idle_close
 
     def next_deadline(self) -> float | None:
         """When to call expire/due (or check should_remove_rule) next; None if never."""
@@ -271,11 +276,7 @@ class HandoverBuffer:
             oldest = min(entry.held_at for entry in self._queue)
             deadlines.append(oldest + self.limits.hold_time)
         if self.state is BufferState.RELEASING and self._queue:
-            missing = 1.0 - self._tokens
-            if missing <= _TOKEN_EPSILON:
-                deadlines.append(self._refilled_at)
-            else:
-                deadlines.append(self._refilled_at + missing / self.release_rate_pps)
+            deadlines.append(self._next_token_at())
         if self.state is BufferState.PASSTHROUGH:
             deadlines.append(self._quiet_since() + self.pacing.idle_close)
         return min(deadlines) if deadlines else None
@@ -386,12 +387,17 @@ class HandoverBuffer:
                 self._begin_releasing(now)
         if self.state is not BufferState.RELEASING:
             return []
+        token_was_due = bool(self._queue) and now >= self._next_token_at()
         elapsed = max(0.0, now - self._refilled_at)
         self._tokens = min(
             float(self.pacing.max_burst), self._tokens + elapsed * self.release_rate_pps
         )
         self._refilled_at = max(self._refilled_at, now)
         count = min(len(self._queue), int(self._tokens + _TOKEN_EPSILON))
+        if token_was_due and count == 0:
+            # The deadline rounded to `now` itself (a huge rate at a large `now`):
+            # honour it, or the caller's timer would fire forever without progress.
+            count = 1
         self._tokens = max(0.0, self._tokens - count)
         released = [self._dequeue() for _ in range(count)]
         self.released += count
@@ -405,10 +411,10 @@ class HandoverBuffer:
         if not self._queue:
             return []
         limit = self.limits.hold_time
-        expired = [entry for entry in self._queue if now - entry.held_at >= limit]
+        expired = [entry for entry in self._queue if now >= entry.held_at + limit]
         if not expired:
             return []
-        kept = [entry for entry in self._queue if now - entry.held_at < limit]
+        kept = [entry for entry in self._queue if now < entry.held_at + limit]
         self._replace_queue(kept)
         self.dropped[DropReason.HOLD_TIME_EXPIRED] += len(expired)
         if self.state is BufferState.RELEASING and not kept:
@@ -466,6 +472,12 @@ class HandoverBuffer:
         if self._last_arrival is None:
             return self._passthrough_since
         return max(self._last_arrival, self._passthrough_since)
+
+    def _next_token_at(self) -> float:
+        missing = 1.0 - self._tokens
+        if missing <= _TOKEN_EPSILON:
+            return self._refilled_at
+        return self._refilled_at + missing / self.release_rate_pps
 
     def _begin_releasing(self, now: float) -> None:
         self.state = BufferState.RELEASING
