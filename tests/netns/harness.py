@@ -189,14 +189,13 @@ class Domain:
 
     def write_configs(self) -> None:
         policy = {
-            "lma_address": str(LMA_ADDRESS),
             "authorized_mags": [
                 {"name": mag, "address": str(mag_address(i))}
                 for i, mag in enumerate(self.mag_names, start=1)
             ],
             "mobile_nodes": [
                 {
-                    "id": mn_identifier(1),
+                    "mn_id": mn_identifier(1),
                     "link_layer_addresses": [mn_link_layer(1)],
                     "home_network_prefixes": [str(mn_prefix(1))],
                 }
@@ -212,7 +211,7 @@ class Domain:
 
     def _node_config(self, node: str, policy_path: Path) -> dict:
         common = {
-            "node": node,
+            "node_name": node,
             "log_format": "json",
             "control_socket": str(self.control_socket(node)),
             "policy_file": str(policy_path),

@@ -71,14 +71,12 @@ def run_encode(args: argparse.Namespace) -> str:
         raise UsageError(str(error)) from None
 
 
-# --- daemon mode -------------------------------------------------------------
-# Placeholder: the daemon entry point (`pmip6d --config FILE`) replaces this.
 def run_daemon(config: str) -> int:
-    print("pmip6d: daemon mode not available", file=sys.stderr)
-    return EXIT_BAD_INPUT
+    # Imported here so that decode/encode work without the daemon's dependencies.
+    from pmip6d.daemon import run_daemon as run
 
+    return run(config)
 
-# -----------------------------------------------------------------------------
 
 COMMANDS = {"decode": run_decode, "encode": run_encode}
 

@@ -1,0 +1,134 @@
+"""The MAG service: attachment detection, tunnel to the LMA, Router Advertisements."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from ipaddress import IPv6Address
+
+from pmip6d.config import NodeConfig, Policy
+from pmip6d.core.actions import (
+    HandBackHeld,
+    HoldForMn,
+    SendRouterAdvertisement,
+    SetupMnForwarding,
+    TeardownMnForwarding,
+)
+from pmip6d.core.mag import MobileAccessGateway
+from pmip6d.daemon.eventlog import EventLog
+from pmip6d.daemon.service import ServiceBase
+from pmip6d.io.access_link import AccessLinks
+from pmip6d.io.icmpv6 import mac_text
+from pmip6d.io.link_monitor import LinkMonitor
+from pmip6d.io.router_advertisement import RouterAdvertisementSender, build_router_advertisement
+from pmip6d.io.router_solicitation import RouterSolicitationSnooper
+
+
+class MagService(ServiceBase):
+    role = "mag"
+
+    def __init__(self, config: NodeConfig, policy: Policy, log: EventLog) -> None:
+        super().__init__(config, policy, log)
+        assert config.mag is not None
+        self.mag = config.mag
+        self.machine = MobileAccessGateway(config, policy)
+        self.local_address = config.mag.proxy_coa
+        self.access: AccessLinks | None = None
+        self.links: LinkMonitor | None = None
+        self.solicitations: RouterSolicitationSnooper | None = None
+        self.advertiser: RouterAdvertisementSender | None = None
+        self._handlers.update(
+            {
+                SetupMnForwarding: self._setup,
+                TeardownMnForwarding: self._teardown,
+                SendRouterAdvertisement: self._advertise,
+                HoldForMn: self._hold,
+                HandBackHeld: self._hand_back,
+            }
+        )
+
+    def anchor_peer(self) -> IPv6Address:
+        return self.mag.lma_address
+
+    async def start(self, now: float) -> None:
+        await super().start(now)
+        assert self.ipr is not None
+        self.access = AccessLinks(self.ipr)
+        for ifname in self.mag.access_interfaces:
+            await self.access.present_shared_identity(
+                ifname, self.mag.access_link_layer, self.mag.access_link_local
+            )
+        self.links = LinkMonitor(self.mag.access_interfaces)
+        self.solicitations = RouterSolicitationSnooper(self.mag.access_interfaces)
+        self.advertiser = RouterAdvertisementSender(self.mag.access_link_local)
+        carrier = self.links.initial_state()
+        self.log.emit("access-links", carrier=carrier)
+
+    async def shutdown(self) -> None:
+        for resource in (self.links, self.solicitations, self.advertiser):
+            if resource is not None:
+                resource.close()
+        if self.access is not None:
+            for ifname in self.mag.access_interfaces:
+                try:
+                    await self.access.withdraw_shared_identity(ifname, self.mag.access_link_local)
+                except LookupError:
+                    pass
+        await super().shutdown()
+
+    def readers(self) -> Iterable[tuple[int, Callable[[], None]]]:
+        assert self.links is not None and self.solicitations is not None
+        return [
+            *super().readers(),
+            (self.links.fileno(), self._on_link_change),
+            (self.solicitations.fileno(), self._on_router_solicitation),
+        ]
+
+    def _on_link_change(self) -> None:
+        assert self.links is not None
+        for change in self.links.changes():
+            self.log.emit("carrier", interface=change.ifname, up=change.carrier_up)
+            if not change.carrier_up:
+                self.submit(self.machine.mn_detached(change.ifname, time.time()))
+
+    def _on_router_solicitation(self) -> None:
+        assert self.solicitations is not None
+        while (rs := self.solicitations.receive()) is not None:
+            if rs.link_layer_address is None:
+                # An RS sent before the MN had an address carries no link-layer
+                # option; the MN repeats it once its link-local address is up.
+                self.log.emit("rs-without-link-layer", "debug", interface=rs.ifname)
+                continue
+            link_layer = mac_text(rs.link_layer_address)
+            self.submit(self.machine.router_solicited(rs.ifname, link_layer, time.time()))
+
+    async def _setup(self, action: SetupMnForwarding) -> None:
+        assert self.tunnels is not None and self.access is not None
+        for prefix in action.prefixes:
+            await self.access.route_prefix_to_access(prefix, action.access_interface)
+            await self.tunnels.route_source_prefix_to_peer(prefix, action.lma_address)
+
+    async def _teardown(self, action: TeardownMnForwarding) -> None:
+        assert self.tunnels is not None and self.access is not None
+        for prefix in action.prefixes:
+            await self.tunnels.remove_source_prefix_route(prefix)
+            await self.access.remove_access_route(prefix)
+
+    def _advertise(self, action: SendRouterAdvertisement) -> None:
+        assert self.advertiser is not None
+        message = build_router_advertisement(
+            action.prefixes,
+            action.source_link_layer,
+            router_lifetime=action.router_lifetime,
+            valid_lifetime=action.prefix_valid_lifetime,
+            preferred_lifetime=action.prefix_preferred_lifetime,
+        )
+        self.advertiser.send(action.access_interface, message)
+
+    # Holding for the in-flight window is carried out by the handover buffer
+    # (docs/buffering.md); until it is wired in nothing is held here.
+    def _hold(self, action: HoldForMn) -> None:
+        pass
+
+    def _hand_back(self, action: HandBackHeld) -> None:
+        pass
