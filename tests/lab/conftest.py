@@ -1,0 +1,83 @@
+"""Lab tier: testinfra against the running containerlab lab.
+
+The session fixture deploys and configures the default lab with scripts/lab
+and destroys it afterwards, so `pytest tests/lab` works on its own. Missing
+Docker or containerlab is a FAILURE here, not a skip: this tier exists to
+check the lab.
+
+Environment:
+  PMIPV6_LAB_REUSE=1   use a lab that is already deployed and configured
+                       (no deploy/configure, no destroy)
+  PMIPV6_LAB_KEEP=1    deploy and configure, but leave the lab running
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LAB = ROOT / "scripts" / "lab"
+LAB_NAME = "pmipv6"
+NODES = ["cn", "lma", "mag1", "mag2", "mn"]
+
+
+def container(node: str) -> str:
+    return f"clab-{LAB_NAME}-{node}"
+
+
+def _run(*args: str, timeout: float = 900) -> None:
+    proc = subprocess.run(
+        [str(LAB), *args], cwd=ROOT, text=True, capture_output=True, timeout=timeout
+    )
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
+        pytest.fail(f"scripts/lab {' '.join(args)} failed (exit {proc.returncode}):\n{tail}",
+                    pytrace=False)
+
+
+def _require_tools() -> None:
+    if shutil.which("docker") is None:
+        pytest.fail("docker is not installed: the lab tests need Docker Engine "
+                    "(apt-get install docker.io)", pytrace=False)
+    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        pytest.fail("the Docker daemon is not reachable (docker info fails); start it",
+                    pytrace=False)
+    if shutil.which("containerlab") is None:
+        pytest.fail("containerlab is not installed: run scripts/lab prereqs", pytrace=False)
+
+
+def _images_present() -> bool:
+    return all(
+        subprocess.run(["docker", "image", "inspect", img], capture_output=True).returncode == 0
+        for img in ("pmipv6-lab/node:latest", "pmipv6-lab/host:latest")
+    )
+
+
+@pytest.fixture(scope="session")
+def lab():
+    """A deployed and configured default lab for the whole session."""
+    _require_tools()
+    if os.environ.get("PMIPV6_LAB_REUSE") == "1":
+        yield LAB_NAME
+        return
+    if not _images_present():
+        _run("build", timeout=1800)
+    _run("deploy")
+    try:
+        _run("configure")
+        yield LAB_NAME
+    finally:
+        if os.environ.get("PMIPV6_LAB_KEEP") != "1":
+            _run("destroy")
+
+
+@pytest.fixture(scope="session")
+def hosts(lab):
+    import testinfra
+
+    return {n: testinfra.get_host(f"docker://{container(n)}") for n in NODES}
