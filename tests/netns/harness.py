@@ -56,6 +56,16 @@ def mn_identifier(index: int) -> str:
     return f"mn{index}@pmipv6.lab"
 
 
+SOLICIT_ROUTER = """
+import socket, sys
+ifname, mac = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", ""))
+rs = bytes([133, 0, 0, 0, 0, 0, 0, 0, 1, 1]) + mac  # RS + source link-layer option
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+s.sendto(rs, ("ff02::2", 0, 0, socket.if_nametoindex(ifname)))
+"""
+
+
 class CommandFailed(RuntimeError):
     pass
 
@@ -85,6 +95,9 @@ class Domain:
     tunnel_driver: str = "auto"
     extra_lma: dict = field(default_factory=dict)
     extra_mag: dict = field(default_factory=dict)
+    extra_timers: dict = field(default_factory=dict)
+    # 1-based indices of the MAGs the LMA's policy authorizes (default: all).
+    authorized_mags: list[int] | None = None
     tag: str = field(default_factory=lambda: secrets.token_hex(2))
     daemons: dict[str, Daemon] = field(default_factory=dict)
     _namespaces: list[str] = field(default_factory=list)
@@ -147,6 +160,9 @@ class Domain:
         self.ip("mn", "link", "add", "br0", "address", mn_link_layer(1), "type", "bridge")
         self.sysctl("mn", net__ipv6__conf__br0__accept_dad=0, net__ipv6__conf__br0__accept_ra=1)
         for index in range(1, self.mags + 1):
+            # Only the bridge speaks IPv6; a port with its own stack would
+            # solicit routers with its own MAC, which no MN profile knows.
+            self.sysctl("mn", **{f"net.ipv6.conf.eth{index}.disable_ipv6": 1})
             self.ip("mn", "link", "set", f"eth{index}", "master", "br0")
         self.ip("mn", "link", "set", "br0", "up")
         for index in range(2, self.mags + 1):
@@ -192,6 +208,7 @@ class Domain:
             "authorized_mags": [
                 {"name": mag, "address": str(mag_address(i))}
                 for i, mag in enumerate(self.mag_names, start=1)
+                if self.authorized_mags is None or i in self.authorized_mags
             ],
             "mobile_nodes": [
                 {
@@ -216,6 +233,7 @@ class Domain:
             "control_socket": str(self.control_socket(node)),
             "policy_file": str(policy_path),
             "tunnel_driver": self.tunnel_driver,
+            "timers": dict(self.extra_timers),
         }
         if node == "lma":
             lma = {"address": str(LMA_ADDRESS), "buffering": {"enabled": self.buffering}}
@@ -237,6 +255,8 @@ class Domain:
 
     def start(self, node: str, wait: bool = True) -> None:
         daemon = self.daemons[node]
+        # A killed daemon leaves its socket file; wait for the new one.
+        self.control_socket(node).unlink(missing_ok=True)
         log = daemon.log_path.open("a")
         daemon.process = self.popen(
             node,
@@ -255,17 +275,21 @@ class Domain:
     def start_all(self) -> None:
         for node in ["lma", *self.mag_names]:
             self.start(node)
+        self.solicit()
 
     def stop(self, node: str, sig: int = signal.SIGTERM, timeout: float = 10) -> int | None:
+        """Stop a daemon; returns its exit status (None if it was not running)."""
         daemon = self.daemons[node]
-        if daemon.process is None or daemon.process.poll() is not None:
-            return daemon.process.returncode if daemon.process else None
-        daemon.process.send_signal(sig)
+        process, daemon.process = daemon.process, None
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(sig)
         try:
-            return daemon.process.wait(timeout)
+            return process.wait(timeout)
         except subprocess.TimeoutExpired:
-            daemon.process.kill()
-            return daemon.process.wait(timeout)
+            process.kill()
+            return process.wait(timeout)
 
     def ctl(self, node: str, *args: str) -> dict:
         proc = self.exec(
@@ -303,6 +327,13 @@ class Domain:
 
     def attach(self, mag_index: int) -> None:
         self.ip("mn", "link", "set", f"eth{mag_index}", "up")
+        self.solicit()
+
+    def solicit(self) -> None:
+        # A mobile node solicits a router when it arrives on a link. The
+        # bridge that keeps the MN's address hides the port change from the
+        # kernel, so the harness sends that Router Solicitation itself.
+        self.exec("mn", PYTHON, "-c", SOLICIT_ROUTER, "br0", mn_link_layer(1))
 
     def detach(self, mag_index: int) -> None:
         self.ip("mn", "link", "set", f"eth{mag_index}", "down")

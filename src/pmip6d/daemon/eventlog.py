@@ -31,17 +31,17 @@ class EventLog:
         self.fmt = fmt
         self.stream = stream or sys.stdout
 
-    def emit(self, name: str, level: str = "info", **fields: Any) -> None:
+    def emit(self, event: str, level: str = "info", /, **fields: Any) -> None:
         now = time.time()
         fields = {k: _plain(v) for k, v in fields.items()}
         if self.fmt == "json":
-            record = {"ts": round(now, 6), "node": self.node, "level": level, "event": name}
+            record = {"ts": round(now, 6), "node": self.node, "level": level, "event": event}
             record.update(fields)
             line = json.dumps(record)
         else:
             stamp = time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now % 1 * 1000):03d}"
             details = " ".join(f"{k}={_text(v)}" for k, v in fields.items())
-            line = f"{stamp} {self.node} {level.upper():7} {name} {details}".rstrip()
+            line = f"{stamp} {self.node} {level.upper():7} {event} {details}".rstrip()
         print(line, file=self.stream, flush=True)
 
 

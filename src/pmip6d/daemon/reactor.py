@@ -71,7 +71,7 @@ class Reactor:
             self.log.emit("daemon-stopped", role=self.service.role)
 
     def _request_stop(self, signum: int) -> None:
-        self.log.emit("signal", name=signal.Signals(signum).name)
+        self.log.emit("signal", signal=signal.Signals(signum).name)
         assert self._stopping is not None
         self._stopping.set()
 

@@ -1,0 +1,34 @@
+"""Fixtures for the network-namespace tier: real daemons, real kernel, root only."""
+
+import os
+
+import pytest
+
+from tests.netns.harness import Domain
+
+
+@pytest.fixture
+def domain_factory(tmp_path):
+    if os.geteuid() != 0:
+        pytest.fail("the netns tier needs root (network namespaces); run scripts/run-tests as root")
+    built: list[Domain] = []
+
+    def make(**options) -> Domain:
+        domain = Domain(tmp_path / f"domain{len(built)}", **options)
+        built.append(domain)
+        domain.build()
+        domain.write_configs()
+        return domain
+
+    yield make
+    for domain in built:
+        domain.destroy()  # the daemons' logs stay in tmp_path for a post-mortem
+
+
+@pytest.fixture
+def domain(domain_factory) -> Domain:
+    """A running standard (unbuffered) domain with the MN attached at MAG1."""
+    d = domain_factory(buffering=False)
+    d.start_all()
+    d.wait_for(d.mn_address, "the MN's SLAAC address from its home prefix", timeout=20)
+    return d
