@@ -127,6 +127,10 @@ def test_signaling_on_the_wire_is_rfc5213_as_tshark_reads_it(domain_factory, tmp
     tcpdump = d.popen(
         "lma",
         "tcpdump",
+        "-Z",
+        "root",
+        "-c",
+        "4",
         "-i",
         "eth2",
         "-w",
@@ -145,10 +149,12 @@ def test_signaling_on_the_wire_is_rfc5213_as_tshark_reads_it(domain_factory, tmp
             lambda: any(e["event"] == "deregistered" for e in d.log_events("mag1")),
             "the de-registration PBA",
         )
-        time.sleep(0.5)
+        # tcpdump exits by itself after the four messages (-c 4).
+        tcpdump.wait(10)
     finally:
-        tcpdump.terminate()
-        tcpdump.wait(5)
+        if tcpdump.poll() is None:
+            tcpdump.terminate()
+            tcpdump.wait(5)
     fields = [
         "mip6.mhtype",
         "mip6.bu.p_flag",
