@@ -65,8 +65,9 @@ def lab():
     if os.environ.get("PMIPV6_LAB_REUSE") == "1":
         yield LAB_NAME
         return
-    if not _images_present():
-        _run("build", timeout=1800)
+    # Always build: Docker's cache makes it quick, and images left from older
+    # code would otherwise test yesterday's daemon.
+    _run("build", timeout=1800)
     _run("deploy")
     try:
         _run("configure")
