@@ -36,26 +36,23 @@ def _run(*args: str, timeout: float = 900) -> None:
     )
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
-        pytest.fail(f"scripts/lab {' '.join(args)} failed (exit {proc.returncode}):\n{tail}",
-                    pytrace=False)
+        pytest.fail(
+            f"scripts/lab {' '.join(args)} failed (exit {proc.returncode}):\n{tail}", pytrace=False
+        )
 
 
 def _require_tools() -> None:
     if shutil.which("docker") is None:
-        pytest.fail("docker is not installed: the lab tests need Docker Engine "
-                    "(apt-get install docker.io)", pytrace=False)
+        pytest.fail(
+            "docker is not installed: the lab tests need Docker Engine (apt-get install docker.io)",
+            pytrace=False,
+        )
     if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        pytest.fail("the Docker daemon is not reachable (docker info fails); start it",
-                    pytrace=False)
+        pytest.fail(
+            "the Docker daemon is not reachable (docker info fails); start it", pytrace=False
+        )
     if shutil.which("containerlab") is None:
         pytest.fail("containerlab is not installed: run scripts/lab prereqs", pytrace=False)
-
-
-def _images_present() -> bool:
-    return all(
-        subprocess.run(["docker", "image", "inspect", img], capture_output=True).returncode == 0
-        for img in ("pmipv6-lab/node:latest", "pmipv6-lab/host:latest")
-    )
 
 
 @pytest.fixture(scope="session")

@@ -75,9 +75,15 @@ def ip_json(host, *args: str):
 @pytest.mark.parametrize("node", NODES)
 def test_container_running(lab, node):
     out = subprocess.run(
-        ["docker", "inspect", "-f", "{{.State.Running}} {{.HostConfig.Privileged}}",
-         container(node)],
-        capture_output=True, text=True,
+        [
+            "docker",
+            "inspect",
+            "-f",
+            "{{.State.Running}} {{.HostConfig.Privileged}}",
+            container(node),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["true", "false"], "running and not privileged"
