@@ -1,0 +1,323 @@
+"""Registration round trip in network namespaces: attach seen -> PBA received -> routes installed.
+
+    python bench/registration.py [--count N] [--json]
+
+Builds a one-MAG domain (tests/netns/harness.py) with real pmip6d daemons and
+re-registers the MN at MAG1 N times: MN link down, wait for the de-registration
+PBA, MN link up plus a Router Solicitation, wait for the registration. A
+persistent helper inside the MN namespace flips the link (netlink) and sends
+the RS, so no process is started per iteration.
+
+Timings per registration, all on the same host clock:
+- attach:   MAG1 log `mn_attached` ts (the MAG has seen the MN, PBU goes out)
+- pba:      MAG1 log `registered` ts (PBA accepted)
+- access:   `ip -ts monitor route rule` in MAG1 shows the MN prefix route on
+            the access link added (first netlink step of the forwarding setup)
+- routes:   ... and the source-prefix rule toward the LMA added (the last step)
+
+p50/p99/max/mean are over attach -> routes; the attach -> PBA leg is in "pba".
+Needs root. Progress goes to stderr; one JSON object is the last line of stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import queue
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from datetime import datetime
+from pathlib import Path
+from typing import NoReturn
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.netns.harness import Domain, mn_link_layer, mn_prefix  # noqa: E402
+
+PROG = "bench/registration.py"
+STEP_TIMEOUT = 10.0  # s, per wait inside one iteration
+MN_HELPER = """
+import socket, sys, time
+from pyroute2 import IPRoute
+mac = bytes.fromhex(sys.argv[1].replace(":", ""))
+rs = bytes([133, 0, 0, 0, 0, 0, 0, 0, 1, 1]) + mac  # RS + source link-layer option
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+ipr = IPRoute()
+bridge = socket.if_nametoindex("br0")
+for line in sys.stdin:
+    command, *args = line.split()
+    if command in ("down", "up"):
+        ipr.link("set", index=socket.if_nametoindex(args[0]), state=command)
+    elif command == "rs":
+        for _ in range(200):  # br0 may need a moment to regain carrier: <= 1 s
+            try:
+                s.sendto(rs, ("ff02::2", 0, 0, bridge))
+                break
+            except OSError:
+                time.sleep(0.005)
+    print("ok", flush=True)
+"""
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"count must be an integer, got {text!r}") from None
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"count must be 1..100000, got {value}")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = _Parser(prog=PROG, description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--count", type=_count, default=1000, help="registrations (1000)")
+    parser.add_argument("--json", action="store_true", help="accepted; JSON is always printed")
+    return parser.parse_args(argv)
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    rank = max(1, math.ceil(len(ordered) * fraction))
+    return ordered[rank - 1]
+
+
+def summary(values: list[float]) -> dict:
+    return {
+        "p50_ms": round(percentile(values, 0.50), 3),
+        "p99_ms": round(percentile(values, 0.99), 3),
+        "max_ms": round(max(values), 3),
+        "mean_ms": round(statistics.fmean(values), 3),
+        "min_ms": round(min(values), 3),
+    }
+
+
+class LogFollower:
+    """New JSON lines of a daemon log, read incrementally."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = path.open("r")
+        self.file.seek(0, os.SEEK_END)
+        self._partial = ""
+        self._pending: deque[dict] = deque()
+
+    def next_event(self) -> dict | None:
+        """The next unread event, or None if the log has nothing new yet."""
+        if not self._pending:
+            chunk = self.file.read()
+            if chunk:
+                lines = (self._partial + chunk).split("\n")
+                self._partial = lines.pop()
+                for line in lines:
+                    try:
+                        self._pending.append(json.loads(line))
+                    except json.JSONDecodeError:
+                        continue
+        return self._pending.popleft() if self._pending else None
+
+
+class RuleMonitor:
+    """`ip -ts monitor route rule` in a namespace; queue of (wall ts, line)."""
+
+    def __init__(self, domain: Domain, node: str) -> None:
+        self.process = subprocess.Popen(
+            ["ip", "-n", domain.ns(node), "-6", "-ts", "monitor", "route", "rule"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+        )
+        self.lines: queue.Queue[tuple[float, str]] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            # "[2026-11-30T03:43:16.123456] 1000:\tfrom 2001:db8:1:1::/64 lookup 1050"
+            if not line.startswith("["):
+                continue
+            stamp, _, rest = line.partition("] ")
+            try:
+                ts = datetime.fromisoformat(stamp[1:]).timestamp()
+            except ValueError:
+                continue
+            self.lines.put((ts, rest.strip()))
+
+    def wait_added(self, needles: list[str], timeout: float) -> list[float]:
+        """Timestamps of the first added route/rule matching each needle, in order."""
+        found: list[float] = []
+        deadline = time.monotonic() + timeout
+        while len(found) < len(needles) and (left := deadline - time.monotonic()) > 0:
+            try:
+                ts, text = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if needles[len(found)] in text and not text.startswith("Deleted"):
+                found.append(ts)
+        if len(found) < len(needles):
+            raise TimeoutError(f"no {needles[len(found)]!r} added within {timeout} s")
+        return found
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(5)
+
+
+class MnHelper:
+    """One python process in the MN namespace: `down ethN`, `up ethN`, `rs` from stdin."""
+
+    def __init__(self, domain: Domain) -> None:
+        self.process = domain.popen(
+            "mn",
+            sys.executable,
+            "-u",
+            "-c",
+            MN_HELPER,
+            mn_link_layer(1),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+
+    def do(self, command: str) -> None:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        if self.process.stdout.readline().strip() != "ok":
+            raise RuntimeError(f"MN helper failed on {command!r}")
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+def wait_event(follower: LogFollower, name: str, timeout: float, domain: Domain) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        event = follower.next_event()
+        if event is None:
+            time.sleep(0.0005)
+        elif event.get("event") == name:
+            return event
+    process = domain.daemons["mag1"].process
+    if process is not None and process.poll() is not None:
+        raise RuntimeError(f"mag1 exited with {process.returncode}")
+    raise TimeoutError(f"no {name!r} in the mag1 log within {timeout} s")
+
+
+def start_domain(domain: Domain, helper: MnHelper) -> None:
+    """Domain.start_all(), but the first RS comes from the helper, which retries while
+    br0 is not ready yet (the harness's one-shot solicit() can fail with ENETUNREACH)."""
+    for node in ["lma", *domain.mag_names]:
+        domain.start(node)
+    helper.do("rs")
+    domain.wait_for(domain.mn_address, "the MN's address", timeout=20)
+
+
+def measure(domain: Domain, helper: MnHelper, count: int) -> dict:
+    follower = LogFollower(domain.daemons["mag1"].log_path)
+    monitor = RuleMonitor(domain, "mag1")
+    needles = [f"{mn_prefix(1)} dev eth2", f"from {mn_prefix(1)}"]
+    pba, access, routes = [], [], []
+    started = time.monotonic()
+    try:
+        time.sleep(0.3)  # let `ip monitor` subscribe
+        for i in range(1, count + 1):
+            helper.do("down eth1")
+            wait_event(follower, "deregistered", STEP_TIMEOUT, domain)
+            while not monitor.lines.empty():  # the teardown's "Deleted" lines
+                monitor.lines.get_nowait()
+            helper.do("up eth1")
+            helper.do("rs")
+            attached = wait_event(follower, "mn_attached", STEP_TIMEOUT, domain)["ts"]
+            registered = wait_event(follower, "registered", STEP_TIMEOUT, domain)["ts"]
+            access_route, installed = monitor.wait_added(needles, STEP_TIMEOUT)
+            pba.append((registered - attached) * 1000)
+            access.append((access_route - attached) * 1000)
+            routes.append((installed - attached) * 1000)
+            if i % 100 == 0 or i == count:
+                progress(
+                    f"{i}/{count} registrations, last {routes[-1]:.2f} ms "
+                    f"({time.monotonic() - started:.1f} s)"
+                )
+    finally:
+        monitor.close()
+    return {
+        "count": count,
+        **summary(routes),
+        "interval": "MAG mn_attached log ts -> source-prefix rule added (ip -ts monitor rule)",
+        "pba": {
+            "interval": "MAG mn_attached log ts -> registered log ts (PBA accepted)",
+            **summary(pba),
+        },
+        "access_route": {
+            "interval": "MAG mn_attached log ts -> MN prefix route on the access link added",
+            **summary(access),
+        },
+        "wall_s": round(time.monotonic() - started, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parse_args(argv)
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    if os.geteuid() != 0:
+        print(f"{PROG}: error: needs root (network namespaces)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="pmip6-bench-reg-") as workdir:
+        domain = Domain(Path(workdir), mags=1, buffering=False)
+        try:
+            progress(f"building namespaces {domain.ns('*')}")
+            domain.build()
+            domain.write_configs()
+            helper = MnHelper(domain)
+            try:
+                start_domain(domain, helper)
+                progress(f"MN at {domain.mn_address()}; {args.count} registrations")
+                result = measure(domain, helper, args.count)
+            finally:
+                helper.close()
+        except Exception:
+            for node in ("lma", "mag1"):
+                tail = domain.daemons[node].log_path.read_text().splitlines()[-15:]
+                progress(f"--- {node} log tail\n" + "\n".join(tail))
+            raise
+        finally:
+            domain.destroy()
+    print(json.dumps(result, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
