@@ -57,12 +57,19 @@ def mn_identifier(index: int) -> str:
 
 
 SOLICIT_ROUTER = """
-import socket, sys
+import socket, sys, time
 ifname, mac = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", ""))
 rs = bytes([133, 0, 0, 0, 0, 0, 0, 0, 1, 1]) + mac  # RS + source link-layer option
 s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
-s.sendto(rs, ("ff02::2", 0, 0, socket.if_nametoindex(ifname)))
+for attempt in range(40):  # br0 may still be coming up after the build
+    try:
+        s.sendto(rs, ("ff02::2", 0, 0, socket.if_nametoindex(ifname)))
+        break
+    except OSError:
+        time.sleep(0.05)
+else:
+    sys.exit(f"could not send a Router Solicitation on {ifname}")
 """
 
 
