@@ -44,9 +44,9 @@ def test_break_before_make_handover_with_buffering():
         StartBuffering,
         RemoveMnRoute,
         HandBackHeld,
+        SetupMnForwarding,
         InstallMnRoute,
         ReleaseBuffer,
-        SetupMnForwarding,
         SendRouterAdvertisement,
     ]
     assert domain.routes == {MN1: MAG2} and domain.buffering == set()

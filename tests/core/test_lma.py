@@ -349,11 +349,11 @@ def test_binding_expires_at_end_of_lifetime():
 # --- buffering hooks ----------------------------------------------------------
 
 
-def test_buffered_deregistration_starts_buffering_before_removing_the_route():
+def test_buffered_deregistration_starts_buffering_before_the_pba_and_the_route_removal():
     lma = registered(buffering=True)
     actions = without_logs(lma.receive(MAG1, pbu(sequence=11, lifetime=0), T0))
-    assert [type(a) for a in actions] == [SendMessage, StartBuffering, RemoveMnRoute]
-    assert actions[1] == StartBuffering(MN1, (MN1_HNP,))
+    assert [type(a) for a in actions] == [StartBuffering, SendMessage, RemoveMnRoute]
+    assert actions[0] == StartBuffering(MN1, (MN1_HNP,))
     assert lma.binding_cache.get(MN1).buffering is True
 
 

@@ -167,11 +167,17 @@ def test_late_pba_for_an_older_sequence_is_ignored():
 # --- acceptance, forwarding, RAs, refresh -------------------------------------------
 
 
-def test_acceptance_sets_up_forwarding_then_sends_an_ra():
+def test_attach_sets_up_forwarding_before_the_pbu():
+    mag = make_mag()
+    actions = without_logs(mag.mn_attached("eth2", MN1_MAC, T0))
+    assert [type(a) for a in actions] == [SetupMnForwarding, SendMessage]
+    assert actions[0] == SetupMnForwarding(MN1, (MN1_HNP,), LMAA, "eth2", MN1_MAC)
+
+
+def test_acceptance_sends_an_ra():
     mag, pbu = attached()
     actions = without_logs(mag.receive(LMAA, pba_for(pbu), T0 + 0.01))
-    setup, ra = actions
-    assert setup == SetupMnForwarding(MN1, (MN1_HNP,), LMAA, "eth2", MN1_MAC)
+    (ra,) = actions
     assert ra == SendRouterAdvertisement(
         access_interface="eth2",
         mn_link_layer=MN1_MAC,
@@ -196,6 +202,7 @@ def test_prefixes_assigned_by_the_lma_replace_the_requested_ones():
         options=(MobileNodeIdentifier(MN1), HomeNetworkPrefix(assigned)),
     )
     actions = mag.receive(LMAA, pba, T0)
+    assert only(actions, TeardownMnForwarding).prefixes == (MN1_HNP,)
     assert only(actions, SetupMnForwarding).prefixes == (assigned,)
 
 

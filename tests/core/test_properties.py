@@ -48,7 +48,11 @@ def check_consistent(domain: Domain) -> None:
         assert len(interfaces) == len(set(interfaces))
         for entry in mag.binding_update_list:
             if entry.forwarding:
-                assert entry.state in (BulState.REGISTERED, BulState.REFRESHING)
+                assert entry.state in (
+                    BulState.REGISTERING,
+                    BulState.REGISTERED,
+                    BulState.REFRESHING,
+                )
             assert (entry.retransmit_at is not None) == entry.state.awaits_pba
 
 

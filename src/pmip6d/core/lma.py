@@ -226,13 +226,16 @@ class LocalMobilityAnchor:
         wait = hold if buffering and hold is not None else timers.min_delay_before_bce_delete
         updated.expires_at = ctx.now + wait
         hnps = [HomeNetworkPrefix(prefix) for prefix in updated.prefixes]
-        actions: list[LmaAction] = [
-            SendMessage(ctx.src, self._pba(ctx, Status.ACCEPTED, ctx.pbu.sequence, 0, hnps))
-        ]
+        actions: list[LmaAction] = []
         if buffering:
-            # Before the route goes, so nothing falls into the gap.
+            # Before the PBA: every packet the LMA sent to the previous MAG is
+            # then ahead of the PBA on the wire, so that MAG holds it and hands
+            # it back; and before the route goes, so nothing falls into the gap.
             self.counters["buffering_started"] += 1
             actions.append(StartBuffering(updated.mn_id, updated.prefixes))
+        actions.append(
+            SendMessage(ctx.src, self._pba(ctx, Status.ACCEPTED, ctx.pbu.sequence, 0, hnps))
+        )
         actions.append(RemoveMnRoute(entry.mn_id, entry.prefixes, entry.proxy_coa))
         fields.update(delete_in=wait, buffering=buffering)
         actions.append(LogEvent("pbu_accepted", fields))

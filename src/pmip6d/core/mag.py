@@ -103,6 +103,12 @@ class MobileAccessGateway:
         self.binding_update_list.put(entry)
         self.counters["attachments"] += 1
         actions.append(LogEvent("mn_attached", {**fields, "mn_id": profile.mn_id}))
+        # Routes first, PBU second: the LMA releases what it buffered for the MN
+        # the moment it accepts, and those packets must find the access route
+        # here. Before acceptance nothing is tunnelled to this MAG for the MN,
+        # so the early routes change nothing else.
+        entry.forwarding = True
+        actions.append(self._forwarding(SetupMnForwarding, entry))
         actions += self._start_transaction(
             entry,
             now,
@@ -227,6 +233,11 @@ class MobileAccessGateway:
         assigned = tuple(
             o.prefix for o in pba.options_of(HomeNetworkPrefix) if o.prefix.prefixlen != 0
         )
+        actions: list[MagAction] = []
+        if entry.forwarding and assigned and assigned != entry.prefixes:
+            # The LMA assigned other prefixes than the routes were set up for.
+            entry.forwarding = False
+            actions.append(self._forwarding(TeardownMnForwarding, entry))
         entry.prefixes = assigned or entry.prefixes
         entry.lifetime = pba.lifetime
         entry.expires_at = now + pba.lifetime
@@ -234,10 +245,11 @@ class MobileAccessGateway:
         first = entry.state is BulState.REGISTERING
         entry.state = BulState.REGISTERED
         fields["prefixes"] = [str(p) for p in entry.prefixes]
-        actions: list[MagAction] = [LogEvent("registered" if first else "refreshed", fields)]
+        actions.insert(0, LogEvent("registered" if first else "refreshed", fields))
         if not entry.forwarding:
             entry.forwarding = True
             actions.append(self._forwarding(SetupMnForwarding, entry))
+        if first:
             actions.append(self._router_advertisement(entry, now))
         return actions
 
