@@ -31,6 +31,16 @@ SYSCTLS = {
             "net.ipv6.conf.eth1.accept_dad": 0,
         }.items()
     },
+    # MAG hold design: a route on an access link without carrier is ignored.
+    **{
+        (m, key): 1
+        for m in ("mag1", "mag2")
+        for key in (
+            "net.ipv6.conf.all.ignore_routes_with_linkdown",
+            "net.ipv6.conf.default.ignore_routes_with_linkdown",
+            "net.ipv6.conf.eth2.ignore_routes_with_linkdown",
+        )
+    },
     ("mn", "net.ipv6.conf.all.forwarding"): 0,
     ("mn", "net.ipv6.conf.default.accept_ra"): 1,
     ("mn", "net.ipv6.conf.br0.accept_ra"): 1,
