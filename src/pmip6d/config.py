@@ -42,15 +42,32 @@ class ProtocolConstants:
 
 @dataclass(frozen=True)
 class BufferingConfig:
-    """LMA handover buffer: switch and limits (enforced by the buffer adapter)."""
+    """LMA handover buffer: switch, limits and pacing (docs/buffering.md)."""
 
     enabled: bool = True
-    max_packets_per_mn: int = 1000
-    max_bytes_per_mn: int = 1_500_000
-    max_packets_total: int = 10_000
+    # Enough for a 2 s gap at 10,000 packets/s with room to spare.
+    max_packets_per_mn: int = 50_000
+    max_bytes_per_mn: int = 64 * 1024 * 1024
+    max_packets_total: int = 200_000
+    max_bytes_total: int = 256 * 1024 * 1024
     # None means "as long as the de-registered BCE lives": MinDelayBeforeBCEDelete.
     hold_time: float | None = None
-    release_rate_factor: float = 1.5
+    # Release rate = factor x measured arrival rate (the seed paper used 1.2;
+    # 2.0 drains the backlog of a gap in about as long as the gap lasted).
+    release_rate_factor: float = 2.0
+    min_release_rate: float = 100.0
+    max_release_rate: float = 100_000.0
+    release_burst: int = 32
+    # A buffer whose backlog is gone stays in pass-through until no packet has
+    # come for this long; only then is its kernel rule removed, so that no later
+    # packet can overtake one still in the queue.
+    idle_close: float = 0.1
+    # Whether the previous MAG hands back what it held, and how long the LMA
+    # waits for that hand-back before releasing without it.
+    expect_hand_back: bool = True
+    hand_back_wait: float = 0.05
+    hand_back_port: int = 5436
+    queue_num: int = 7
 
 
 @dataclass(frozen=True)
@@ -75,6 +92,9 @@ class MagConfig:
     prefix_preferred_lifetime: int = 14400
     access_technology_type: int = 3
     hold_packets_on_detach: bool = True
+    max_held_packets_per_mn: int = 10_000
+    hand_back_port: int = 5436
+    hold_queue_num: int = 8
 
 
 @dataclass(frozen=True)

@@ -183,6 +183,9 @@ class Domain:
                     f"net.ipv6.conf.{scope}.forwarding": 1,
                     f"net.ipv6.conf.{scope}.seg6_enabled": 1,
                     f"net.ipv6.conf.{scope}.accept_dad": 0,
+                    # A MAG's hold route must win the moment an access link
+                    # loses its carrier (docs/buffering.md).
+                    f"net.ipv6.conf.{scope}.ignore_routes_with_linkdown": 1,
                 },
             )
 
@@ -253,6 +256,7 @@ class Domain:
             "access_interfaces": ["eth2"],
             "access_link_local": str(ROUTER_LINK_LOCAL),
             "access_link_layer": ROUTER_LINK_LAYER,
+            "hold_packets_on_detach": self.buffering,
         }
         mag.update(self.extra_mag)
         return {"role": "mag", **common, "mag": mag}

@@ -40,4 +40,7 @@ def run_daemon(config_path: str) -> int:
     except OSError as exc:
         print(f"pmip6d: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
+    except Exception as exc:  # noqa: BLE001 - one line for the operator, not a traceback
+        print(f"pmip6d: stopped by {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
     return 0

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterable
 from ipaddress import IPv6Address
+from typing import Any
 
 from pmip6d.config import NodeConfig, Policy
 from pmip6d.core.actions import (
@@ -14,7 +17,10 @@ from pmip6d.core.actions import (
 )
 from pmip6d.core.lma import LocalMobilityAnchor
 from pmip6d.daemon.eventlog import EventLog
+from pmip6d.daemon.lma_buffering import LmaBuffering
 from pmip6d.daemon.service import ServiceBase
+from pmip6d.io.handback_socket import HandBackSocket
+from pmip6d.wire.handback import HandBackError, unpack_hand_back
 
 
 class LmaService(ServiceBase):
@@ -25,6 +31,8 @@ class LmaService(ServiceBase):
         assert config.lma is not None
         self.machine = LocalMobilityAnchor(config, policy)
         self.local_address = config.lma.address
+        self.buffers = LmaBuffering(config.lma.buffering, config.timers, log)
+        self.hand_backs: HandBackSocket | None = None
         self._handlers.update(
             {
                 InstallMnRoute: self._install_route,
@@ -51,13 +59,68 @@ class LmaService(ServiceBase):
         for prefix in action.prefixes:
             await self.tunnels.remove_prefix_route(prefix)
 
-    # Buffering is carried out by the handover buffer (see docs/buffering.md);
-    # until it is wired in, the LMA behaves as standard PMIPv6 here.
+    async def start(self, now: float) -> None:
+        await super().start(now)
+        assert self.config.lma is not None
+        self.buffers.start()
+        self.hand_backs = HandBackSocket(
+            self.local_address, self.config.lma.buffering.hand_back_port
+        )
+
+    async def shutdown(self) -> None:
+        self.buffers.shutdown()
+        if self.hand_backs is not None:
+            self.hand_backs.close()
+        await super().shutdown()
+
+    def readers(self) -> Iterable[tuple[int, Callable[[], None]]]:
+        assert self.hand_backs is not None
+        return [
+            *super().readers(),
+            (self.buffers.fileno(), self.buffers.readable),
+            (self.hand_backs.fileno(), self._on_hand_back),
+        ]
+
+    def on_timer(self, now: float) -> None:
+        super().on_timer(now)
+        self.buffers.on_timer(now)
+
+    def next_deadline(self) -> float | None:
+        deadlines = [d for d in (super().next_deadline(), self.buffers.next_deadline()) if d]
+        return min(deadlines) if deadlines else None
+
+    def status(self, now: float) -> dict[str, Any]:
+        status = super().status(now)
+        status["buffers"] = self.buffers.stats(now)
+        return status
+
     def _start_buffering(self, action: StartBuffering) -> None:
-        self.log.emit("buffering-unavailable", "warning", mn_id=action.mn_id)
+        self.buffers.start_buffering(action.mn_id, action.prefixes, time.time())
 
     def _release_buffer(self, action: ReleaseBuffer) -> None:
-        pass
+        self.buffers.release(action.mn_id, time.time())
 
     def _discard_buffer(self, action: DiscardBuffer) -> None:
-        pass
+        self.buffers.discard(action.mn_id, time.time())
+
+    def _on_hand_back(self) -> None:
+        assert self.hand_backs is not None
+        while (datagram := self.hand_backs.receive()) is not None:
+            if not self.policy.is_authorized_mag(datagram.source):
+                self.io_counters["hand_back_unauthorized"] += 1
+                self.log.emit("hand-back-refused", "warning", src=datagram.source)
+                continue
+            try:
+                message = unpack_hand_back(datagram.payload)
+            except HandBackError as exc:
+                self.io_counters["hand_back_malformed"] += 1
+                self.log.emit("hand-back-malformed", "warning", src=datagram.source, error=str(exc))
+                continue
+            self.log.emit(
+                "hand-back",
+                mn_id=message.mn_id,
+                src=datagram.source,
+                packets=len(message.packets),
+                last=message.last,
+            )
+            self.buffers.hand_back(message.mn_id, message.packets, message.last, time.time())

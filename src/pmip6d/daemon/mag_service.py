@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from ipaddress import IPv6Address
+from typing import Any
 
 from pmip6d.config import NodeConfig, Policy
 from pmip6d.core.actions import (
@@ -16,8 +17,10 @@ from pmip6d.core.actions import (
 )
 from pmip6d.core.mag import MobileAccessGateway
 from pmip6d.daemon.eventlog import EventLog
+from pmip6d.daemon.mag_holding import MagHolding
 from pmip6d.daemon.service import ServiceBase
 from pmip6d.io.access_link import AccessLinks
+from pmip6d.io.hold_route import HoldRoutes
 from pmip6d.io.icmpv6 import mac_text
 from pmip6d.io.link_monitor import LinkMonitor
 from pmip6d.io.router_advertisement import RouterAdvertisementSender, build_router_advertisement
@@ -37,6 +40,7 @@ class MagService(ServiceBase):
         self.links: LinkMonitor | None = None
         self.solicitations: RouterSolicitationSnooper | None = None
         self.advertiser: RouterAdvertisementSender | None = None
+        self.holding: MagHolding | None = None
         self._handlers.update(
             {
                 SetupMnForwarding: self._setup,
@@ -54,6 +58,10 @@ class MagService(ServiceBase):
         await super().start(now)
         assert self.ipr is not None
         self.access = AccessLinks(self.ipr)
+        self.holding = MagHolding(
+            self.mag, self.config.timers.min_delay_before_bce_delete, self.log, HoldRoutes(self.ipr)
+        )
+        await self.holding.start()
         for ifname in self.mag.access_interfaces:
             await self.access.present_shared_identity(
                 ifname, self.mag.access_link_layer, self.mag.access_link_local
@@ -65,6 +73,8 @@ class MagService(ServiceBase):
         self.log.emit("access-links", carrier=carrier)
 
     async def shutdown(self) -> None:
+        if self.holding is not None:
+            self.holding.shutdown()
         for resource in (self.links, self.solicitations, self.advertiser):
             if resource is not None:
                 resource.close()
@@ -78,11 +88,28 @@ class MagService(ServiceBase):
 
     def readers(self) -> Iterable[tuple[int, Callable[[], None]]]:
         assert self.links is not None and self.solicitations is not None
+        assert self.holding is not None
         return [
             *super().readers(),
             (self.links.fileno(), self._on_link_change),
             (self.solicitations.fileno(), self._on_router_solicitation),
+            (self.holding.fileno(), self.holding.readable),
         ]
+
+    def on_timer(self, now: float) -> None:
+        super().on_timer(now)
+        assert self.holding is not None
+        self.holding.on_timer(now)
+
+    def next_deadline(self) -> float | None:
+        holding = self.holding.next_deadline() if self.holding is not None else None
+        deadlines = [d for d in (super().next_deadline(), holding) if d]
+        return min(deadlines) if deadlines else None
+
+    def status(self, now: float) -> dict[str, Any]:
+        status = super().status(now)
+        status["holds"] = self.holding.stats(now) if self.holding is not None else None
+        return status
 
     def _on_link_change(self) -> None:
         assert self.links is not None
@@ -107,12 +134,17 @@ class MagService(ServiceBase):
         for prefix in action.prefixes:
             await self.access.route_prefix_to_access(prefix, action.access_interface)
             await self.tunnels.route_source_prefix_to_peer(prefix, action.lma_address)
+        if self.machine.buffering:
+            assert self.holding is not None
+            await self.holding.mn_routes_up(action.mn_id, action.prefixes)
 
     async def _teardown(self, action: TeardownMnForwarding) -> None:
         assert self.tunnels is not None and self.access is not None
         for prefix in action.prefixes:
             await self.tunnels.remove_source_prefix_route(prefix)
             await self.access.remove_access_route(prefix)
+        assert self.holding is not None
+        await self.holding.mn_routes_down(action.mn_id, action.prefixes)
 
     def _advertise(self, action: SendRouterAdvertisement) -> None:
         assert self.advertiser is not None
@@ -125,10 +157,10 @@ class MagService(ServiceBase):
         )
         self.advertiser.send(action.access_interface, message)
 
-    # Holding for the in-flight window is carried out by the handover buffer
-    # (docs/buffering.md); until it is wired in nothing is held here.
     def _hold(self, action: HoldForMn) -> None:
-        pass
+        assert self.holding is not None
+        self.holding.hold(action.mn_id)
 
-    def _hand_back(self, action: HandBackHeld) -> None:
-        pass
+    async def _hand_back(self, action: HandBackHeld) -> None:
+        assert self.holding is not None
+        await self.holding.hand_back(action.mn_id, action.prefixes, action.lma_address)

@@ -24,6 +24,11 @@ EADDRNOTAVAIL = 99
 ESRCH = 3
 
 
+# The kernel's default IPv6 metric, named because the MAG's hold route
+# (io/hold_route.py) must stay behind it.
+ACCESS_METRIC = 1024
+
+
 class AccessLinks:
     def __init__(self, ipr: AsyncIPRoute):
         self.ipr = ipr
@@ -89,6 +94,7 @@ class AccessLinks:
             dst_len=prefix.prefixlen,
             oif=await self._index(ifname),
             table=MAIN_TABLE,
+            priority=ACCESS_METRIC,
             proto=ROUTE_PROTOCOL,
         )
 
@@ -100,6 +106,7 @@ class AccessLinks:
                 dst=str(prefix.network_address),
                 dst_len=prefix.prefixlen,
                 table=MAIN_TABLE,
+                priority=ACCESS_METRIC,
                 proto=ROUTE_PROTOCOL,
             )
         except NetlinkError as error:

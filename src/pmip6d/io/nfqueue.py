@@ -27,12 +27,19 @@ from ipaddress import IPv6Network
 from netfilterqueue import COPY_PACKET, NetfilterQueue, Packet
 
 BUFFER_CHAIN = "PMIP6-BUFFER"
+# The MAG's chain: packets routed to its hold device while an MN's access link
+# is down (docs/buffering.md, "the in-flight window").
+HOLD_CHAIN = "PMIP6-HOLD"
 TABLE = "mangle"
 HOOK = "PREROUTING"
 DEFAULT_MAX_HELD = 4096
 # Enough for the IPv6, extension and transport headers; the held packet itself
 # stays in the kernel and is re-injected unchanged.
 COPY_RANGE = 128
+# Whole packets, for a holder that sends the bytes elsewhere (the MAG's hand-back).
+COPY_WHOLE = 65535
+# Room in the netlink socket for a burst of queued packets while the daemon is busy.
+SOCKET_BYTES = 8 * 1024 * 1024
 
 
 class BufferRuleError(RuntimeError):
@@ -53,34 +60,52 @@ def _hold_rule(prefix: IPv6Network, queue_num: int) -> list[str]:
 
 
 class BufferRules:
-    """The PMIP6-BUFFER chain: one NFQUEUE rule per prefix being held."""
+    """Our own chain (PMIP6-BUFFER by default), jumped to from ``hook``: one
+    NFQUEUE rule per prefix being held, or one for an output device."""
+
+    def __init__(self, chain: str = BUFFER_CHAIN, hook: str = HOOK) -> None:
+        self.chain = chain
+        self.hook = hook
 
     def install(self) -> None:
         """Create the chain and the jump to it (idempotent)."""
-        if _ip6tables("-nL", BUFFER_CHAIN, check=False).returncode != 0:
-            _ip6tables("-N", BUFFER_CHAIN)
-        if _ip6tables("-C", HOOK, "-j", BUFFER_CHAIN, check=False).returncode != 0:
-            _ip6tables("-I", HOOK, "1", "-j", BUFFER_CHAIN)
+        if _ip6tables("-nL", self.chain, check=False).returncode != 0:
+            _ip6tables("-N", self.chain)
+        if _ip6tables("-C", self.hook, "-j", self.chain, check=False).returncode != 0:
+            _ip6tables("-I", self.hook, "1", "-j", self.chain)
 
     def hold_prefix(self, prefix: IPv6Network, queue_num: int) -> None:
         rule = _hold_rule(prefix, queue_num)
-        if _ip6tables("-C", BUFFER_CHAIN, *rule, check=False).returncode != 0:
-            _ip6tables("-A", BUFFER_CHAIN, *rule)
+        if _ip6tables("-C", self.chain, *rule, check=False).returncode != 0:
+            _ip6tables("-A", self.chain, *rule)
+
+    def hold_output_device(self, ifname: str, queue_num: int) -> None:
+        """Queue every packet routed out of ``ifname``."""
+        rule = ["-o", ifname, "-j", "NFQUEUE", "--queue-num", str(queue_num), "--queue-bypass"]
+        if _ip6tables("-C", self.chain, *rule, check=False).returncode != 0:
+            _ip6tables("-A", self.chain, *rule)
 
     def release_prefix(self, prefix: IPv6Network) -> None:
         """Stop queueing new packets for ``prefix`` (held ones are released by the caller)."""
-        for line in _ip6tables("-S", BUFFER_CHAIN).stdout.splitlines():
+        for line in _ip6tables("-S", self.chain).stdout.splitlines():
             words = line.split()
-            if words[:2] == ["-A", BUFFER_CHAIN] and IPv6Network(words[3]) == prefix:
+            if words[:3] == ["-A", self.chain, "-d"] and IPv6Network(words[3]) == prefix:
                 _ip6tables("-D", *words[1:])
+
+    def held_prefixes(self) -> list[IPv6Network]:
+        return [
+            IPv6Network(words[3])
+            for line in _ip6tables("-S", self.chain, check=False).stdout.splitlines()
+            if (words := line.split())[:3] == ["-A", self.chain, "-d"]
+        ]
 
     def cleanup(self) -> None:
         """Remove the jump and the chain, leftovers of a crash included; nothing else."""
-        while _ip6tables("-D", HOOK, "-j", BUFFER_CHAIN, check=False).returncode == 0:
+        while _ip6tables("-D", self.hook, "-j", self.chain, check=False).returncode == 0:
             pass
-        if _ip6tables("-nL", BUFFER_CHAIN, check=False).returncode == 0:
-            _ip6tables("-F", BUFFER_CHAIN)
-            _ip6tables("-X", BUFFER_CHAIN)
+        if _ip6tables("-nL", self.chain, check=False).returncode == 0:
+            _ip6tables("-F", self.chain)
+            _ip6tables("-X", self.chain)
 
 
 class PacketQueue:
@@ -91,10 +116,18 @@ class PacketQueue:
         queue_num: int,
         on_packet: Callable[[Packet], None],
         max_held: int = DEFAULT_MAX_HELD,
+        copy_range: int = COPY_RANGE,
     ):
         self.queue_num = queue_num
         self._queue = NetfilterQueue()
-        self._queue.bind(queue_num, on_packet, max_len=max_held, mode=COPY_PACKET, range=COPY_RANGE)
+        self._queue.bind(
+            queue_num,
+            on_packet,
+            max_len=max_held,
+            mode=COPY_PACKET,
+            range=copy_range,
+            sock_len=SOCKET_BYTES,
+        )
 
     def fileno(self) -> int:
         return self._queue.get_fd()

@@ -26,6 +26,7 @@ locally instead of being tunnelled.
 import logging
 
 from pyroute2 import AsyncIPRoute
+from pyroute2.netlink.exceptions import NetlinkError
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ LINK_NAME_PREFIX = "pmip6-"
 MAIN_TABLE = 254
 LOCAL_TABLE = 255
 KERNEL_LOCAL_RULE_PRIORITY = 0
+ENODEV = 19
 
 
 def _rule_table(rule) -> int:
@@ -99,7 +101,12 @@ async def remove_owned_state(ipr: AsyncIPRoute) -> None:
     async for link in await ipr.get_links():
         if link.get("ifname", "").startswith(LINK_NAME_PREFIX):
             log.info("removing owned link %s", link.get("ifname"))
-            await ipr.link("del", index=link["index"])
+            try:
+                await ipr.link("del", index=link["index"])
+            except NetlinkError as error:
+                # A veth goes with its peer: the second half may be gone already.
+                if error.code != ENODEV:
+                    raise
     for route in [r async for r in await ipr.get_routes(family=AF_INET6, proto=ROUTE_PROTOCOL)]:
         log.info("removing owned route %s/%s", route.get("dst"), route["dst_len"])
         await ipr.route("del", **_route_identity(route))

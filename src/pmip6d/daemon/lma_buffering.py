@@ -1,0 +1,245 @@
+"""The LMA's handover buffer: the pure engine (core/buffer.py) driven by NFQUEUE.
+
+Kernel packets stay in the kernel while held (NFQUEUE, `retain`) and are
+released with `accept`, which routes them with the routing table of that
+moment: into the tunnel to the new MAG. Packets handed back by the previous
+MAG arrive as bytes and are released through the packet injector. Both kinds
+share one handle space, so the engine orders them together.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections import Counter
+from ipaddress import IPv6Address, IPv6Network
+from typing import Any
+
+from netfilterqueue import Packet
+
+from pmip6d.config import BufferingConfig, ProtocolConstants
+from pmip6d.core.buffer import BufferLimits, BufferPool, PacingPolicy, VerdictAction
+from pmip6d.daemon.eventlog import EventLog
+from pmip6d.io.nfqueue import BufferRules, PacketQueue
+from pmip6d.io.packet_injector import PacketInjector
+
+IPV6_HEADER = 40
+
+
+def packet_size(header: bytes) -> int:
+    """Whole IPv6 packet length from its first octets (only those cross to user space)."""
+    return IPV6_HEADER + struct.unpack_from("!H", header, 4)[0]
+
+
+def engine_settings(config: BufferingConfig, timers: ProtocolConstants):
+    hold_time = config.hold_time
+    if hold_time is None:
+        hold_time = timers.min_delay_before_bce_delete
+    limits = BufferLimits(
+        max_packets_per_mn=config.max_packets_per_mn,
+        max_bytes_per_mn=config.max_bytes_per_mn,
+        max_packets_total=config.max_packets_total,
+        max_bytes_total=config.max_bytes_total,
+        hold_time=hold_time,
+    )
+    pacing = PacingPolicy(
+        rate_factor=config.release_rate_factor,
+        min_rate_pps=config.min_release_rate,
+        max_rate_pps=config.max_release_rate,
+        max_burst=config.release_burst,
+        idle_close=config.idle_close,
+        hand_back_wait=config.hand_back_wait,
+    )
+    return limits, pacing
+
+
+class LmaBuffering:
+    def __init__(self, config: BufferingConfig, timers: ProtocolConstants, log: EventLog):
+        self.config = config
+        self.log = log
+        limits, pacing = engine_settings(config, timers)
+        self.pool = BufferPool(limits, pacing)
+        self.rules = BufferRules()
+        self.queue: PacketQueue | None = None
+        self.injector: PacketInjector | None = None
+        self.counters: Counter[str] = Counter()
+        self._owner: dict[IPv6Network, str] = {}
+        self._held: dict[int, Packet | bytes] = {}
+        # The figures of each MN's last closed buffer, for pmip6ctl and benchmarks.
+        self.last_closed: dict[str, dict[str, Any]] = {}
+        self._next_handle = 0
+
+    # -- lifecycle --------------------------------------------------------------
+
+    def start(self) -> None:
+        self.rules.cleanup()
+        self.rules.install()
+        self.queue = PacketQueue(
+            self.config.queue_num, self._on_packet, max_held=self.config.max_packets_total
+        )
+        self.injector = PacketInjector()
+
+    def fileno(self) -> int:
+        assert self.queue is not None
+        return self.queue.fileno()
+
+    def readable(self) -> None:
+        assert self.queue is not None
+        self.queue.process()
+
+    def shutdown(self) -> None:
+        # Fail open: whatever is still held goes on its way.
+        for buffer in list(self.pool):
+            self._forward(buffer.discard(0.0))
+        for handle in list(self._held):
+            self._forward([handle])
+        self.rules.cleanup()
+        if self.queue is not None:
+            self.queue.close()
+        if self.injector is not None:
+            self.injector.close()
+
+    # -- what the core asks for ---------------------------------------------------
+
+    def start_buffering(self, mn_id: str, prefixes: tuple[IPv6Network, ...], now: float) -> None:
+        self.pool.open(mn_id, now, expect_hand_back=self.config.expect_hand_back)
+        for prefix in prefixes:
+            self._owner[prefix] = mn_id
+            self.rules.hold_prefix(prefix, self.config.queue_num)
+        self.log.emit("buffering-started", mn_id=mn_id, prefixes=list(prefixes))
+
+    def release(self, mn_id: str, now: float) -> None:
+        buffer = self.pool.get(mn_id)
+        if buffer is None:
+            return
+        released = buffer.start_release(now)
+        self._forward(released)
+        self.log.emit(
+            "buffer-release-started",
+            mn_id=mn_id,
+            held=buffer.depth + len(released),
+            first_burst=len(released),
+            awaiting_hand_back=buffer.awaiting_hand_back,
+        )
+
+    def discard(self, mn_id: str, now: float) -> None:
+        buffer = self.pool.get(mn_id)
+        if buffer is None:
+            return
+        dropped = buffer.discard(now)
+        self._drop(dropped)
+        self._close(mn_id, now)
+        self.log.emit("buffer-discarded", "warning", mn_id=mn_id, dropped=len(dropped))
+
+    def hand_back(self, mn_id: str, packets: tuple[bytes, ...], last: bool, now: float) -> None:
+        buffer = self.pool.get(mn_id)
+        self.counters["handed_back_packets"] += len(packets)
+        if buffer is None:
+            # No buffer (buffering off here, or already closed): late is better than lost.
+            self.counters["handed_back_forwarded_at_once"] += len(packets)
+            for packet in packets:
+                self._inject(packet)
+            return
+        entries = []
+        for packet in packets:
+            handle = self._new_handle(packet)
+            entries.append((handle, len(packet)))
+        dropped = buffer.prepend_handed_back(entries, now, complete=last)
+        self._drop([handle for handle, _reason in dropped])
+        self._forward(buffer.due(now))
+
+    # -- packets from the kernel ----------------------------------------------------
+
+    def _on_packet(self, packet: Packet) -> None:
+        payload = packet.get_payload()
+        mn_id = self._owner_of(IPv6Address(payload[24:40])) if len(payload) >= 40 else None
+        buffer = self.pool.get(mn_id) if mn_id is not None else None
+        if buffer is None:
+            # Queued just before its rule went away: nothing is held ahead of it.
+            packet.accept()
+            return
+        handle = self._new_handle(packet)
+        verdict = buffer.hold(handle, packet_size(payload), _now())
+        if verdict.action is VerdictAction.HOLD:
+            packet.retain()
+        elif verdict.action is VerdictAction.RELEASE:
+            self._forward([handle])
+        else:
+            self.counters[f"dropped.{verdict.reason}"] += 1
+            self._drop([handle])
+
+    def _owner_of(self, address: IPv6Address) -> str | None:
+        for prefix, mn_id in self._owner.items():
+            if address in prefix:
+                return mn_id
+        return None
+
+    # -- timers ---------------------------------------------------------------------
+
+    def on_timer(self, now: float) -> None:
+        for buffer in list(self.pool):
+            self._drop(buffer.expire(now))
+            self._forward(buffer.due(now))
+            if buffer.should_remove_rule(now):
+                self._close(buffer.mn_id, now)
+
+    def next_deadline(self) -> float | None:
+        return self.pool.next_deadline()
+
+    def _close(self, mn_id: str, now: float) -> None:
+        buffer = self.pool.get(mn_id)
+        for prefix in [p for p, owner in self._owner.items() if owner == mn_id]:
+            self.rules.release_prefix(prefix)
+            del self._owner[prefix]
+        if buffer is not None:
+            if buffer.state.value == "passthrough":
+                buffer.close(now)
+            final = buffer.stats(now)
+            self.last_closed[mn_id] = final
+            self.log.emit("buffer-closed", mn_id=mn_id, **_summary(final))
+            self.pool.forget(mn_id)
+
+    # -- carrying out verdicts ---------------------------------------------------------
+
+    def _new_handle(self, item: Packet | bytes) -> int:
+        self._next_handle += 1
+        self._held[self._next_handle] = item
+        return self._next_handle
+
+    def _forward(self, handles: list[int]) -> None:
+        for handle in handles:
+            item = self._held.pop(handle)
+            if isinstance(item, bytes):
+                self._inject(item)
+            else:
+                item.accept()
+
+    def _drop(self, handles: list[int]) -> None:
+        for handle in handles:
+            item = self._held.pop(handle)
+            if not isinstance(item, bytes):
+                item.drop()
+
+    def _inject(self, packet: bytes) -> None:
+        assert self.injector is not None
+        try:
+            self.injector.send(packet)
+        except (OSError, ValueError) as exc:
+            self.counters["inject_failed"] += 1
+            self.log.emit("inject-failed", "warning", error=str(exc))
+
+    def stats(self, now: float) -> dict[str, Any]:
+        stats = self.pool.stats(now)
+        stats["last_closed"] = self.last_closed
+        stats["counters"] = dict(self.counters)
+        stats["rules"] = [str(p) for p in self._owner]
+        return stats
+
+
+def _summary(stats: dict[str, Any]) -> dict[str, Any]:
+    keys = ("peak", "held_total", "handed_back", "released", "dropped_total", "age")
+    return {key: stats[key] for key in keys}
+
+
+def _now() -> float:
+    return time.time()
