@@ -36,7 +36,7 @@ sys.path.insert(0, str(BENCH))
 from registration import MnHelper, start_domain  # noqa: E402
 
 from pmip6d.probe import analyse, read_receive_log, read_send_log  # noqa: E402
-from tests.netns.harness import Domain  # noqa: E402
+from tests.netns.harness import Domain, mn_identifier  # noqa: E402
 
 PROG = "bench/handover.py"
 PORT = 9000
@@ -106,19 +106,18 @@ def wait_exit(process: subprocess.Popen, timeout: float, what: str, log: Path) -
         raise RuntimeError(f"{what} exited with {code}: {log.read_text().strip()[-500:]}")
 
 
-def buffer_stats(status: dict) -> tuple[dict, str | None]:
-    buffers = status.get("buffers")
-    if not isinstance(buffers, dict):
-        return (
-            {"buffer_peak": None, "released": None, "dropped": None},
-            "LMA status has no 'buffers' key: the handover buffer is not wired into the "
-            "daemon yet (docs/buffering.md), so buffer_peak/released/dropped are null",
-        )
+def buffer_stats(status: dict, mn_id: str) -> tuple[dict, str | None]:
+    """The MN's buffer figures from the LMA: its open buffer, else its last closed one."""
+    buffers = status.get("buffers") or {}
+    stats = (buffers.get("mns") or {}).get(mn_id) or (buffers.get("last_closed") or {}).get(mn_id)
+    if stats is None:
+        empty = {"buffer_peak": None, "released": None, "dropped": None}
+        return empty, "the LMA opened no buffer for the MN in this run"
     return (
         {
-            "buffer_peak": buffers.get("peak", buffers.get("buffer_peak")),
-            "released": buffers.get("released"),
-            "dropped": buffers.get("dropped"),
+            "buffer_peak": stats["peak"],
+            "released": stats["released"],
+            "dropped": stats["dropped_total"],
         },
         None,
     )
@@ -180,7 +179,7 @@ def run(domain: Domain, workdir: Path, mode: str, rate: float, gap: float) -> di
     finally:
         helper.close()
     report = analyse(read_send_log(send_log), read_receive_log(recv_log))
-    stats, note = buffer_stats(domain.ctl("lma", "status"))
+    stats, note = buffer_stats(domain.ctl("lma", "status"), mn_identifier(1))
     result = {
         "mode": mode,
         "rate_pps": rate,

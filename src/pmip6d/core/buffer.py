@@ -273,8 +273,7 @@ class HandoverBuffer:
             assert self._release_requested_at is not None
             deadlines.append(self._release_requested_at + self.pacing.hand_back_wait)
         if self.state in (BufferState.HOLDING, BufferState.RELEASING) and self._queue:
-            oldest = min(entry.held_at for entry in self._queue)
-            deadlines.append(oldest + self.limits.hold_time)
+            deadlines.append(self._oldest_held_at() + self.limits.hold_time)
         if self.state is BufferState.RELEASING and self._queue:
             deadlines.append(self._next_token_at())
         if self.state is BufferState.PASSTHROUGH:
@@ -411,6 +410,8 @@ class HandoverBuffer:
         if not self._queue:
             return []
         limit = self.limits.hold_time
+        if now < self._oldest_held_at() + limit:
+            return []
         expired = [entry for entry in self._queue if now >= entry.held_at + limit]
         if not expired:
             return []
@@ -464,6 +465,15 @@ class HandoverBuffer:
         self._awaiting_hand_back = expect_hand_back
 
     # --- internals -------------------------------------------------------
+
+    def _oldest_held_at(self) -> float:
+        """O(1): the queue is two blocks, handed-back packets then held ones, each
+        in the order it was queued, so the oldest entry heads one of them.
+        (This runs on every packet; a scan would make holding quadratic.)"""
+        oldest = self._queue[0].held_at
+        if self._handed_back_queued < len(self._queue):
+            oldest = min(oldest, self._queue[self._handed_back_queued].held_at)
+        return oldest
 
     def _waiting_for_hand_back(self) -> bool:
         return self._awaiting_hand_back and self._release_requested_at is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from ipaddress import IPv6Address
 from typing import Any
 
@@ -27,6 +28,13 @@ from pmip6d.io.router_advertisement import RouterAdvertisementSender, build_rout
 from pmip6d.io.router_solicitation import RouterSolicitationSnooper
 
 
+@dataclass(frozen=True)
+class _CompleteSetup:
+    """The part of SetupMnForwarding carried out after the PBU is sent."""
+
+    setup: SetupMnForwarding
+
+
 class MagService(ServiceBase):
     role = "mag"
 
@@ -48,6 +56,7 @@ class MagService(ServiceBase):
                 SendRouterAdvertisement: self._advertise,
                 HoldForMn: self._hold,
                 HandBackHeld: self._hand_back,
+                _CompleteSetup: self._complete_setup,
             }
         )
 
@@ -133,9 +142,18 @@ class MagService(ServiceBase):
         assert self.tunnels is not None and self.access is not None
         for prefix in action.prefixes:
             await self.access.route_prefix_to_access(prefix, action.access_interface)
+        # Only the access route must precede the PBU (what the LMA releases on
+        # acceptance has to find it); the uplink rule and the hold route go in
+        # right after the PBU leaves, while the LMA is busy with it, which
+        # takes them off the handover's critical path.
+        self._queue.put_nowait(_CompleteSetup(action))
+
+    async def _complete_setup(self, deferred: _CompleteSetup) -> None:
+        assert self.tunnels is not None and self.holding is not None
+        action = deferred.setup
+        for prefix in action.prefixes:
             await self.tunnels.route_source_prefix_to_peer(prefix, action.lma_address)
         if self.machine.buffering:
-            assert self.holding is not None
             await self.holding.mn_routes_up(action.mn_id, action.prefixes)
 
     async def _teardown(self, action: TeardownMnForwarding) -> None:

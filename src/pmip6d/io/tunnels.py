@@ -207,9 +207,18 @@ class Seg6Driver(_PolicyRoutingDriver):
             "encap": {"type": "seg6", "mode": seg6_compat.ENCAP_RED, "segs": [str(peer)]},
         }
 
+    def __init__(self, ipr: AsyncIPRoute):
+        super().__init__(ipr)
+        self._verified_tables: set[int] = set()
+
     async def _verify_route(self, prefix: IPv6Network, table: int) -> None:
         # pyroute2 silently turns unknown seg6 modes into "encap", which adds
-        # a routing header; the route must be read back to know.
+        # a routing header; the route must be read back to know. The encoding
+        # is the same for every route, so the first one in each table settles
+        # it: reading back every route would put a full table dump on the
+        # handover's critical path (and make it grow with the number of MNs).
+        if table in self._verified_tables:
+            return
         routes = [
             route
             async for route in await self.ipr.get_routes(
@@ -229,6 +238,7 @@ class Seg6Driver(_PolicyRoutingDriver):
                 f"route to {prefix} in table {table} has seg6 modes {modes}, expected "
                 f"{seg6_compat.SEG6_IPTUN_MODE_ENCAP_RED} (encap.red); pyroute2 compat failed"
             )
+        self._verified_tables.add(table)
 
     async def enable_decapsulation(
         self, local_address: IPv6Address, ifname: str | None = None
