@@ -525,7 +525,7 @@ class Fuzzer:
             encode(message, src, dst)
         except Exception as exc:  # noqa: BLE001
             self.unsendable += 1
-            self.stats["unsendable"][f"{stage}: {type(exc).__name__}: {exc}"[:120]] += 1
+            self.stats["unsendable"][f"{stage}: {type(exc).__name__}"] += 1
             if self.first_unsendable is None:
                 self.first_unsendable = {
                     "stage": stage,
@@ -574,7 +574,7 @@ class Fuzzer:
             "crashes": self.crashes,
             "first_crash": self.first_crash,
             "unsendable_messages": self.unsendable,
-            "unsendable_kinds": dict(self.stats["unsendable"].most_common(5)),
+            "unsendable_kinds": dict(self.stats["unsendable"].most_common()),
             "first_unsendable_message": self.first_unsendable,
             "invariant_violations": self.invariants,
             "first_invariant_violation": self.first_invariant,

@@ -1,0 +1,329 @@
+"""Scale: one real LMA, N MNs bound through M fake MAGs, then H handovers at once.
+
+    python bench/scale.py [--mns 1000] [--mags 4] [--handovers 100] [--json]
+
+Builds a domain with M MAG namespaces (tests/netns/harness.py) and starts only
+the LMA daemon, with buffering on and a policy of N MNs (mn<n>@pmipv6.lab,
+prefix 2001:db8:1:<n>::/64, n = 1..N) and the M MAGs. In each MAG namespace a
+fake MAG (tests/netns/fake_mag.py: a raw Mobility Header socket bound to the
+MAG address) drives the MN attachments as PBUs, so no namespace per MN is
+needed. MN n registers at MAG ((n-1) mod M) + 1, at most --window PBUs
+unanswered per fake MAG. Then H MNs spread over the population hand over to
+the next MAG, all at once, in two steps: every old MAG de-registers its MN
+(lifetime 0), then every new MAG registers it.
+
+Per step: PBU sendto -> PBA recv latency at the fake MAG (p50/p99/max), PBAs
+accepted, PBUs unanswered. A handover is completed when both its PBAs are
+accepted and `pmip6ctl status` shows the binding active at the new MAG. LMA
+RSS (VmRSS) and CPU time (utime + stime) come from /proc/<pid> at start,
+after the registrations and after the handovers.
+
+The fake MAGs install no tunnels and no MN sends or receives data, so there is
+no data plane to lose packets: `packets_lost` is null (see
+bench/handover.py for loss across a handover with real MAGs and an MN).
+
+Needs root. Progress goes to stderr; one JSON object is the last line of stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import NoReturn
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.netns.fake_mag import FakeMag  # noqa: E402
+from tests.netns.harness import (  # noqa: E402
+    LMA_ADDRESS,
+    Domain,
+    mag_address,
+    mn_identifier,
+    mn_prefix,
+    run,
+)
+
+PROG = "bench/scale.py"
+STEP_TIMEOUT = 30.0  # s a fake MAG waits for outstanding PBAs after its last PBU
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _bounded(name: str, low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{name} must be {low}..{high}, got {value}")
+        return value
+
+    return parse
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = _Parser(prog=PROG, description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--mns", type=_bounded("mns", 1, 0xFFFF), default=1000)
+    parser.add_argument("--mags", type=_bounded("mags", 2, 16), default=4)
+    parser.add_argument("--handovers", type=_bounded("handovers", 1, 0xFFFF), default=100)
+    parser.add_argument(
+        "--window", type=_bounded("window", 1, 1024), default=32, help="PBUs in flight per MAG"
+    )
+    parser.add_argument("--keep-logs", type=Path, help="copy the LMA log here")
+    parser.add_argument("--json", action="store_true", help="accepted; JSON is always printed")
+    args = parser.parse_args(argv)
+    if args.handovers > args.mns:
+        raise UsageError(f"--handovers {args.handovers} exceeds --mns {args.mns}")
+    return args
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(len(ordered) * fraction)) - 1]
+
+
+def mn_link_layer(n: int) -> str:
+    return f"02:00:00:{n >> 16:02x}:{(n >> 8) & 0xFF:02x}:{n & 0xFF:02x}"
+
+
+def write_policy(domain: Domain, mns: int) -> None:
+    policy = {
+        "authorized_mags": [
+            {"name": name, "address": str(mag_address(i))}
+            for i, name in enumerate(domain.mag_names, start=1)
+        ],
+        "mobile_nodes": [
+            {
+                "mn_id": mn_identifier(n),
+                "link_layer_addresses": [mn_link_layer(n)],
+                "home_network_prefixes": [str(mn_prefix(n))],
+            }
+            for n in range(1, mns + 1)
+        ],
+    }
+    (domain.workdir / "policy.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
+
+
+def process_usage(pid: int) -> dict:
+    rss_kb = None
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss_kb = int(line.split()[1])
+    # Fields after the parenthesised command name; utime and stime are 14 and 15.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return {"rss_kb": rss_kb, "cpu_s": round(cpu, 2)}
+
+
+def pbu_spec(n: int, sequence: int, lifetime: int) -> dict:
+    return {
+        "mn_id": mn_identifier(n),
+        "prefixes": [str(mn_prefix(n))],
+        "sequence": sequence,
+        "lifetime": lifetime,
+        "link_layer": mn_link_layer(n).replace(":", ""),
+    }
+
+
+def step(fake_mags: dict[int, FakeMag], work: dict[int, list[dict]], window: int) -> dict:
+    """Send each MAG's PBUs from its own thread at once; gather the results."""
+    replies: dict[int, dict] = {}
+    errors: list[BaseException] = []
+
+    def drive(index: int) -> None:
+        try:
+            replies[index] = fake_mags[index].request(
+                work[index], timeout=STEP_TIMEOUT, window=window
+            )
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            errors.append(exc)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=drive, args=(i,)) for i in work if work[i]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    if errors:
+        raise errors[0]
+    results = [r for reply in replies.values() for r in reply["results"]]
+    latencies = [r["latency_ms"] for r in results if r["latency_ms"] is not None]
+    statuses: dict[str, int] = {}
+    for r in results:
+        name = r["pba"]["status_name"] if r["pba"] else "NO_PBA"
+        statuses[name] = statuses.get(name, 0) + 1
+    summary = {
+        "pbus": len(results),
+        "accepted": statuses.get("ACCEPTED", 0),
+        "unanswered": statuses.get("NO_PBA", 0),
+        "statuses": statuses,
+        "seconds": round(elapsed, 3),
+    }
+    if latencies:
+        summary.update(
+            p50_ms=round(percentile(latencies, 0.5), 3),
+            p99_ms=round(percentile(latencies, 0.99), 3),
+            max_ms=round(max(latencies), 3),
+            mean_ms=round(statistics.fmean(latencies), 3),
+        )
+    summary["_results"] = results
+    return summary
+
+
+def accepted_mns(summary: dict) -> set[str]:
+    return {r["mn_id"] for r in summary["_results"] if r["pba"] and r["pba"]["status"] == 0}
+
+
+def public(summary: dict) -> dict:
+    return {k: v for k, v in summary.items() if not k.startswith("_")}
+
+
+def lma_route_count(domain: Domain) -> int:
+    out = run("ip", "-n", domain.ns("lma"), "-6", "route", "show", "table", "all", "proto", "157")
+    return sum(1 for line in out.stdout.splitlines() if line.startswith("2001:db8:1:"))
+
+
+def measure(domain: Domain, args: argparse.Namespace) -> dict:
+    mags = args.mags
+    lma_pid = domain.daemons["lma"].process.pid
+    usage = {"start": process_usage(lma_pid)}
+    fake_mags = {
+        i: FakeMag(domain, f"mag{i}", mag_address(i), LMA_ADDRESS) for i in range(1, mags + 1)
+    }
+    try:
+        home = {n: (n - 1) % mags + 1 for n in range(1, args.mns + 1)}
+        work: dict[int, list[dict]] = {i: [] for i in fake_mags}
+        for n, index in home.items():
+            work[index].append(pbu_spec(n, 1, 300))
+        progress(f"registering {args.mns} MNs through {mags} fake MAGs")
+        registration = step(fake_mags, work, args.window)
+        status = domain.ctl("lma", "status")
+        usage["after_registration"] = process_usage(lma_pid)
+        bound = sum(1 for e in status["binding_cache"] if e["state"] == "active")
+        routes_after_registration = lma_route_count(domain)
+        progress(
+            f"registered: {registration['accepted']} accepted, {bound} bound, "
+            f"p50 {registration.get('p50_ms')} ms"
+        )
+
+        stride = args.mns / args.handovers
+        movers = sorted({int(i * stride) + 1 for i in range(args.handovers)})
+        target = {n: home[n] % mags + 1 for n in movers}
+        dereg: dict[int, list[dict]] = {i: [] for i in fake_mags}
+        reg: dict[int, list[dict]] = {i: [] for i in fake_mags}
+        for n in movers:
+            dereg[home[n]].append(pbu_spec(n, 2, 0))
+            reg[target[n]].append(pbu_spec(n, 3, 300))
+        progress(f"{len(movers)} handovers at once: de-registrations, then registrations")
+        handover_started = time.monotonic()
+        deregistration = step(fake_mags, dereg, window=len(movers))
+        registration_new = step(fake_mags, reg, window=len(movers))
+        handover_seconds = time.monotonic() - handover_started
+        usage["after_handovers"] = process_usage(lma_pid)
+
+        final_status = domain.ctl("lma", "status")
+        final = {e["mn_id"]: e for e in final_status["binding_cache"]}
+        counters = final_status["counters"]
+        dereg_ok, reg_ok = accepted_mns(deregistration), accepted_mns(registration_new)
+        completed = 0
+        for n in movers:
+            mn = mn_identifier(n)
+            entry = final.get(mn) or {}
+            if (
+                mn in dereg_ok
+                and mn in reg_ok
+                and entry.get("state") == "active"
+                and entry.get("proxy_coa") == str(mag_address(target[n]))
+            ):
+                completed += 1
+    finally:
+        for fake in fake_mags.values():
+            fake.close()
+
+    return {
+        "mns": args.mns,
+        "mags": mags,
+        "handovers": len(movers),
+        "window": args.window,
+        "buffering": status["buffering"],
+        "tunnel_driver": status.get("tunnel_driver"),
+        "registration": {
+            **public(registration),
+            "bound": bound,
+            "lma_routes": routes_after_registration,
+        },
+        "handover": {
+            "deregistration": public(deregistration),
+            "registration": public(registration_new),
+            "completed": completed,
+            "seconds": round(handover_seconds, 3),
+            "lma_routes": lma_route_count(domain),
+        },
+        "packets_lost": None,
+        "lma": {
+            "rss_kb": {k: v["rss_kb"] for k, v in usage.items()},
+            "cpu_s": {k: v["cpu_s"] for k, v in usage.items()},
+            "counters": {
+                k: v for k, v in sorted(counters.items()) if not k.startswith("rejected.") or v
+            },
+        },
+        "note": (
+            "fake MAGs (raw MH sockets, no tunnels, no MN traffic): no data plane runs, "
+            "so packets_lost is null; latency is PBU sendto -> PBA recv at the fake MAG"
+        ),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parse_args(argv)
+    except UsageError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    if os.geteuid() != 0:
+        print(f"{PROG}: needs root (network namespaces)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="pmip6-scale-") as tmp:
+        domain = Domain(Path(tmp), mags=args.mags, buffering=True)
+        try:
+            progress(f"building a domain with {args.mags} MAG namespaces")
+            domain.build()
+            domain.write_configs()
+            write_policy(domain, args.mns)
+            domain.start("lma")
+            result = measure(domain, args)
+        finally:
+            if args.keep_logs:
+                domain.keep_logs(args.keep_logs)
+            domain.destroy()
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
