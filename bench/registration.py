@@ -4,9 +4,9 @@
 
 Builds a one-MAG domain (tests/netns/harness.py) with real pmip6d daemons and
 re-registers the MN at MAG1 N times: MN link down, wait for the de-registration
-PBA, MN link up plus a Router Solicitation, wait for the registration. A
-persistent helper inside the MN namespace flips the link (netlink) and sends
-the RS, so no process is started per iteration.
+PBA, MN link up plus a Router Solicitation, wait for the registration. The
+harness's persistent MN driver flips the link (netlink) and sends the RS, so
+no process is started per iteration.
 
 Timings per registration, all on the same host clock:
 - attach:   MAG1 log `mn_attached` ts (the MAG has seen the MN, PBU goes out)
@@ -40,32 +40,10 @@ from typing import NoReturn
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.netns.harness import Domain, mn_link_layer, mn_prefix  # noqa: E402
+from tests.netns.harness import Domain, mn_prefix  # noqa: E402
 
 PROG = "bench/registration.py"
 STEP_TIMEOUT = 10.0  # s, per wait inside one iteration
-MN_HELPER = """
-import socket, sys, time
-from pyroute2 import IPRoute
-mac = bytes.fromhex(sys.argv[1].replace(":", ""))
-rs = bytes([133, 0, 0, 0, 0, 0, 0, 0, 1, 1]) + mac  # RS + source link-layer option
-s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
-ipr = IPRoute()
-bridge = socket.if_nametoindex("br0")
-for line in sys.stdin:
-    command, *args = line.split()
-    if command in ("down", "up"):
-        ipr.link("set", index=socket.if_nametoindex(args[0]), state=command)
-    elif command == "rs":
-        for _ in range(200):  # br0 may need a moment to regain carrier: <= 1 s
-            try:
-                s.sendto(rs, ("ff02::2", 0, 0, bridge))
-                break
-            except OSError:
-                time.sleep(0.005)
-    print("ok", flush=True)
-"""
 
 
 class UsageError(Exception):
@@ -185,40 +163,6 @@ class RuleMonitor:
         self.process.wait(5)
 
 
-class MnHelper:
-    """One python process in the MN namespace: `down ethN`, `up ethN`, `rs` from stdin."""
-
-    def __init__(self, domain: Domain) -> None:
-        self.process = domain.popen(
-            "mn",
-            sys.executable,
-            "-u",
-            "-c",
-            MN_HELPER,
-            mn_link_layer(1),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-        )
-
-    def do(self, command: str) -> None:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        if self.process.stdout.readline().strip() != "ok":
-            raise RuntimeError(f"MN helper failed on {command!r}")
-
-    def close(self) -> None:
-        if self.process.stdin:
-            self.process.stdin.close()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-
-
 def wait_event(follower: LogFollower, name: str, timeout: float, domain: Domain) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -233,16 +177,7 @@ def wait_event(follower: LogFollower, name: str, timeout: float, domain: Domain)
     raise TimeoutError(f"no {name!r} in the mag1 log within {timeout} s")
 
 
-def start_domain(domain: Domain, helper: MnHelper) -> None:
-    """Domain.start_all(), but the first RS comes from the helper, which retries while
-    br0 is not ready yet (the harness's one-shot solicit() can fail with ENETUNREACH)."""
-    for node in ["lma", *domain.mag_names]:
-        domain.start(node)
-    helper.do("rs")
-    domain.wait_for(domain.mn_address, "the MN's address", timeout=20)
-
-
-def measure(domain: Domain, helper: MnHelper, count: int) -> dict:
+def measure(domain: Domain, count: int) -> dict:
     follower = LogFollower(domain.daemons["mag1"].log_path)
     monitor = RuleMonitor(domain, "mag1")
     needles = [f"{mn_prefix(1)} dev eth2", f"from {mn_prefix(1)}"]
@@ -251,12 +186,11 @@ def measure(domain: Domain, helper: MnHelper, count: int) -> dict:
     try:
         time.sleep(0.3)  # let `ip monitor` subscribe
         for i in range(1, count + 1):
-            helper.do("down eth1")
+            domain.detach(1)
             wait_event(follower, "deregistered", STEP_TIMEOUT, domain)
             while not monitor.lines.empty():  # the teardown's "Deleted" lines
                 monitor.lines.get_nowait()
-            helper.do("up eth1")
-            helper.do("rs")
+            domain.attach(1)
             attached = wait_event(follower, "mn_attached", STEP_TIMEOUT, domain)["ts"]
             registered = wait_event(follower, "registered", STEP_TIMEOUT, domain)["ts"]
             access_route, installed = monitor.wait_added(needles, STEP_TIMEOUT)
@@ -301,13 +235,10 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"building namespaces {domain.ns('*')}")
             domain.build()
             domain.write_configs()
-            helper = MnHelper(domain)
-            try:
-                start_domain(domain, helper)
-                progress(f"MN at {domain.mn_address()}; {args.count} registrations")
-                result = measure(domain, helper, args.count)
-            finally:
-                helper.close()
+            domain.start_all()
+            domain.wait_for(domain.mn_address, "the MN's address", timeout=20)
+            progress(f"MN at {domain.mn_address()}; {args.count} registrations")
+            result = measure(domain, args.count)
         except Exception:
             for node in ("lma", "mag1"):
                 tail = domain.daemons[node].log_path.read_text().splitlines()[-15:]

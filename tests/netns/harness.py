@@ -56,21 +56,79 @@ def mn_identifier(index: int) -> str:
     return f"mn{index}@pmipv6.lab"
 
 
-SOLICIT_ROUTER = """
+# The MN's own actions (links up and down, Router Solicitations) come from one
+# long-lived process in its namespace, so a handover is not slowed down by a
+# Python start-up per step.
+MN_DRIVER = """
 import socket, sys, time
-ifname, mac = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", ""))
+from pyroute2 import IPRoute
+mac = bytes.fromhex(sys.argv[1].replace(":", ""))
 rs = bytes([133, 0, 0, 0, 0, 0, 0, 0, 1, 1]) + mac  # RS + source link-layer option
 s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
-for attempt in range(40):  # br0 may still be coming up after the build
-    try:
-        s.sendto(rs, ("ff02::2", 0, 0, socket.if_nametoindex(ifname)))
-        break
-    except OSError:
-        time.sleep(0.05)
-else:
-    sys.exit(f"could not send a Router Solicitation on {ifname}")
+ipr = IPRoute()
+bridge = socket.if_nametoindex("br0")
+ra = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+ra.setblocking(False)
+for line in sys.stdin:
+    command, *args = line.split()
+    if command in ("down", "up"):
+        ipr.link("set", index=socket.if_nametoindex(args[0]), state=command)
+    elif command == "rs":
+        # An RS sent before br0 has its carrier back is dropped without an
+        # error, so wait for the carrier first (at most 1 s).
+        for _ in range(1000):
+            with open("/sys/class/net/br0/carrier") as carrier:
+                if carrier.read().strip() == "1":
+                    break
+            time.sleep(0.001)
+        # Like a host, solicit again until a router answers: a solicitation can
+        # still be lost while the link settles (here at most 10 tries, 0.2 s apart).
+        while True:
+            try:
+                ra.recv(2048)  # drop what came before this solicitation
+            except BlockingIOError:
+                break
+        for attempt in range(10):
+            try:
+                s.sendto(rs, ("ff02::2", 0, 0, bridge))
+            except OSError:
+                time.sleep(0.005)
+                continue
+            deadline = time.monotonic() + 0.2
+            answered = False
+            while not answered and time.monotonic() < deadline:
+                try:
+                    answered = ra.recv(2048)[0] == 134
+                except BlockingIOError:
+                    time.sleep(0.001)
+            if answered:
+                break
+    print("ok", flush=True)
 """
+
+
+class MobileNodeDriver:
+    """Sends `down ethN`, `up ethN` and `rs` to the MN_DRIVER process."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.process = process
+
+    def do(self, command: str) -> None:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        if self.process.stdout.readline().strip() != "ok":
+            raise CommandFailed(f"the MN driver failed on {command!r}")
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
 
 
 class CommandFailed(RuntimeError):
@@ -108,6 +166,7 @@ class Domain:
     tag: str = field(default_factory=lambda: secrets.token_hex(2))
     daemons: dict[str, Daemon] = field(default_factory=dict)
     _namespaces: list[str] = field(default_factory=list)
+    _mn_driver: MobileNodeDriver | None = None
 
     # -- naming -------------------------------------------------------------
 
@@ -331,23 +390,42 @@ class Domain:
         out = self.ip("mn", "-6", "-j", "address", "show", "dev", "br0", "scope", "global").stdout
         for entry in json.loads(out or "[]"):
             for info in entry.get("addr_info", []):
+                if "local" not in info:  # an entry of another family or a partial one
+                    continue
                 address = IPv6Address(info["local"])
                 if address in mn_prefix(1) and not info.get("tentative"):
                     return address
         return None
 
+    def mn_driver(self) -> MobileNodeDriver:
+        if self._mn_driver is None:
+            process = self.popen(
+                "mn",
+                PYTHON,
+                "-u",
+                "-c",
+                MN_DRIVER,
+                mn_link_layer(1),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                bufsize=1,
+            )
+            self._mn_driver = MobileNodeDriver(process)
+        return self._mn_driver
+
     def attach(self, mag_index: int) -> None:
-        self.ip("mn", "link", "set", f"eth{mag_index}", "up")
+        """The MN's link to a MAG comes up and the MN solicits a router, as an
+        arriving MN does (the bridge that keeps its address hides the port
+        change from its kernel, so the driver sends that RS)."""
+        self.mn_driver().do(f"up eth{mag_index}")
         self.solicit()
 
     def solicit(self) -> None:
-        # A mobile node solicits a router when it arrives on a link. The
-        # bridge that keeps the MN's address hides the port change from the
-        # kernel, so the harness sends that Router Solicitation itself.
-        self.exec("mn", PYTHON, "-c", SOLICIT_ROUTER, "br0", mn_link_layer(1))
+        self.mn_driver().do("rs")
 
     def detach(self, mag_index: int) -> None:
-        self.ip("mn", "link", "set", f"eth{mag_index}", "down")
+        self.mn_driver().do(f"down eth{mag_index}")
 
     def handover(self, from_mag: int, to_mag: int, gap: float) -> None:
         """Link to the old MAG down, `gap` seconds without a link, link to the new MAG up."""
@@ -375,6 +453,9 @@ class Domain:
     # -- teardown -----------------------------------------------------------
 
     def destroy(self) -> None:
+        if self._mn_driver is not None:
+            self._mn_driver.close()
+            self._mn_driver = None
         for node in list(self.daemons):
             try:
                 self.stop(node)

@@ -26,6 +26,7 @@ from pmip6d.core.actions import (
 )
 from pmip6d.core.binding_cache import BindingCache, BindingCacheEntry, BindingState
 from pmip6d.core.pbu_checks import PbuContext, first_violation
+from pmip6d.core.prefixes import distinct_prefixes
 from pmip6d.wire import (
     AccessTechnologyType,
     BindingAcknowledgement,
@@ -272,7 +273,8 @@ class LocalMobilityAnchor:
         mn_id = ctx.pbu.option(MobileNodeIdentifier)
         if mn_id is not None:
             options.append(mn_id)
-        options.extend(prefixes)
+        echoed = distinct_prefixes(option.prefix for option in prefixes)
+        options.extend(HomeNetworkPrefix(prefix) for prefix in echoed)
         options.extend(o for cls in _ECHOED if (o := ctx.pbu.option(cls)) is not None)
         if status in (Status.TIMESTAMP_MISMATCH, Status.TIMESTAMP_LOWER_THAN_PREV_ACCEPTED):
             # RFC 5213 5.5: answer with our own clock so the MAG can see the skew.

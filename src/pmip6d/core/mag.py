@@ -29,6 +29,7 @@ from pmip6d.core.actions import (
     TeardownMnForwarding,
 )
 from pmip6d.core.binding_update_list import BindingUpdateList, BindingUpdateListEntry, BulState
+from pmip6d.core.prefixes import distinct_prefixes
 from pmip6d.core.sequence import next_sequence
 from pmip6d.wire import (
     AccessTechnologyType,
@@ -230,7 +231,7 @@ class MobileAccessGateway:
         if pba.lifetime == 0:
             # An accepted registration must grant time; without it there is no binding.
             return self._fail(entry, LogEvent("pba_zero_lifetime", fields, "warning"))
-        assigned = tuple(
+        assigned = distinct_prefixes(
             o.prefix for o in pba.options_of(HomeNetworkPrefix) if o.prefix.prefixlen != 0
         )
         actions: list[MagAction] = []

@@ -1,0 +1,101 @@
+"""A probe stream CN -> MN across a handover, in the namespace domain.
+
+Shared by the buffering tests and bench/handover.py: the receiver runs in the
+MN's namespace, the sender in the CN's, both as `pmip6-probe` processes;
+`analyse` compares their logs.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pmip6d.probe import Report, analyse, read_receive_log, read_send_log
+from tests.netns.harness import CommandFailed, Domain
+
+PORT = 9000
+
+
+def _probe(domain: Domain, node: str, out: Path, *args: str) -> subprocess.Popen:
+    return domain.popen(
+        node,
+        sys.executable,
+        "-m",
+        "pmip6d.cli.probe",
+        *args,
+        stdout=out.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _wait(process: subprocess.Popen, timeout: float, what: str, out: Path) -> None:
+    try:
+        code = process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+        raise CommandFailed(f"{what} did not finish within {timeout:.0f} s") from None
+    if code != 0:
+        raise CommandFailed(f"{what} exited with {code}: {out.read_text().strip()[-500:]}")
+
+
+def stream_across(
+    domain: Domain,
+    workdir: Path,
+    rate: float,
+    duration: float,
+    during: Callable[[], None],
+    lead: float = 1.0,
+) -> Report:
+    """Send `rate` packets/s to the MN for `duration` s; call `during` after `lead` s."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    address = domain.mn_address()
+    if address is None:
+        raise CommandFailed("the MN has no address from its home prefix")
+    run_id = str(secrets.randbelow(2**32))
+    send_log, recv_log = workdir / "send.csv", workdir / "recv.csv"
+    send_out, recv_out = workdir / "send.out", workdir / "recv.out"
+    receiver = _probe(
+        domain, "mn", recv_out, "recv", "--bind", str(address), "--port", str(PORT),
+        "--out", str(recv_log), "--duration", f"{duration + 2:.3f}", "--run-id", run_id,
+    )  # fmt: skip
+    time.sleep(0.5)  # the receiver is bound
+    sender = _probe(
+        domain, "cn", send_out, "send", "--dst", str(address), "--port", str(PORT),
+        "--rate", f"{rate:g}", "--duration", f"{duration:.3f}", "--run-id", run_id,
+        "--log", str(send_log),
+    )  # fmt: skip
+    try:
+        time.sleep(lead)
+        during()
+    finally:
+        _wait(sender, duration + 15, "the probe sender", send_out)
+        _wait(receiver, duration + 15, "the probe receiver", recv_out)
+    return analyse(read_send_log(send_log), read_receive_log(recv_log))
+
+
+def handover_under_traffic(
+    domain: Domain, workdir: Path, rate: float, gap: float, lead: float = 1.0, tail: float = 2.0
+) -> Report:
+    """The MN moves from MAG1 to MAG2 with a link gap of `gap` s while the CN streams to it."""
+    return stream_across(
+        domain,
+        workdir,
+        rate,
+        lead + gap + tail,
+        lambda: domain.handover(1, 2, gap),
+        lead=lead,
+    )
+
+
+def link_gap(domain: Domain) -> float | None:
+    """The handover's real link gap (s): MAG1's carrier loss to MAG2's carrier, from their logs."""
+    down = [e["ts"] for e in domain.log_events("mag1") if e["event"] == "carrier" and not e["up"]]
+    up = [e["ts"] for e in domain.log_events("mag2") if e["event"] == "carrier" and e["up"]]
+    if not down or not up:
+        return None
+    return up[-1] - down[-1]
