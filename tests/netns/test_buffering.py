@@ -1,0 +1,82 @@
+"""Lossless handover: real daemons, real NFQUEUE, a real probe stream (root)."""
+
+import pytest
+
+from tests.netns.harness import mn_identifier
+from tests.netns.traffic import handover_under_traffic
+
+pytestmark = pytest.mark.root
+
+MN = mn_identifier(1)
+
+
+@pytest.fixture
+def buffered(domain_factory):
+    domain = domain_factory(buffering=True)
+    domain.start_all()
+    domain.wait_for(domain.mn_address, "the MN's SLAAC address", timeout=20)
+    return domain
+
+
+def last_buffer(domain) -> dict:
+    buffers = domain.ctl("lma", "status")["buffers"]
+    return buffers["mns"].get(MN) or buffers["last_closed"][MN]
+
+
+def held_prefixes(domain, node="lma") -> list[str]:
+    rules = domain.exec(node, "ip6tables", "-t", "mangle", "-S", "PMIP6-BUFFER").stdout
+    return [line for line in rules.splitlines() if line.startswith("-A PMIP6-BUFFER -d")]
+
+
+def test_buffered_handover_at_1000pps_with_a_300ms_gap_loses_nothing(buffered, tmp_path):
+    report = handover_under_traffic(buffered, tmp_path / "run", rate=1000, gap=0.3)
+    assert report.sent >= 3000
+    assert (report.lost, report.reordered, report.duplicates) == (0, 0, 0), report.to_text()
+    assert report.longest_interruption_ms >= 300  # the gap was really there
+    stats = last_buffer(buffered)
+    assert stats["peak"] >= 200 and stats["dropped_total"] == 0
+    # The in-flight window: packets already on their way to MAG1 came back from it.
+    assert stats["handed_back"] >= 1
+    buffered.wait_for(lambda: held_prefixes(buffered) == [], "the buffer rule to go", timeout=5)
+
+
+def test_no_buffer_rule_outside_a_handover(buffered):
+    assert held_prefixes(buffered) == []
+    status = buffered.ctl("lma", "status")
+    assert status["buffers"]["mns"] == {}
+
+
+def test_switched_off_at_run_time_the_same_handover_loses_packets(buffered, tmp_path):
+    for node in ("lma", "mag1", "mag2"):
+        assert buffered.ctl(node, "buffering", "off") == {"buffering": False}
+    report = handover_under_traffic(buffered, tmp_path / "run", rate=1000, gap=0.3)
+    assert report.lost >= 250, report.to_text()  # about 300 ms worth of a 1000 pps stream
+    assert "mns" in buffered.ctl("lma", "status")["buffers"]
+    assert held_prefixes(buffered) == []
+
+
+def test_a_lost_deregistration_pbu_still_loses_nothing(buffered, tmp_path):
+    # MAG1's next Mobility Header message (its de-registration PBU) is dropped
+    # once, so the LMA hears of the detachment only by retransmission.
+    buffered.exec(
+        "mag1", "ip6tables", "-A", "OUTPUT", "-p", "135", "-m", "statistic",
+        "--mode", "nth", "--every", "1000000", "--packet", "0", "-j", "DROP",
+    )  # fmt: skip
+    report = handover_under_traffic(buffered, tmp_path / "run", rate=1000, gap=0.3, tail=2.5)
+    assert report.lost == 0, report.to_text()
+    assert report.duplicates == 0
+    assert buffered.ctl("mag1", "status")["counters"]["retransmissions"] >= 1
+
+
+def test_a_gap_longer_than_the_buffer_drops_what_is_over_the_limit_in_order(
+    domain_factory, tmp_path
+):
+    domain = domain_factory(buffering=True, extra_lma={"buffering": {"max_packets_per_mn": 500}})
+    domain.start_all()
+    domain.wait_for(domain.mn_address, "the MN's SLAAC address", timeout=20)
+    report = handover_under_traffic(domain, tmp_path / "run", rate=2000, gap=0.6)
+    stats = last_buffer(domain)
+    assert stats["peak"] == 500
+    assert stats["dropped"]["per_mn_packets"] > 0
+    assert report.lost == stats["dropped_total"], (report.to_text(), stats)
+    assert (report.reordered, report.duplicates) == (0, 0)
