@@ -9,6 +9,9 @@ Environment:
   PMIPV6_LAB_REUSE=1   use a lab that is already deployed and configured
                        (no deploy/configure, no destroy)
   PMIPV6_LAB_KEEP=1    deploy and configure, but leave the lab running
+
+test_destroy.py runs last (see pytest_collection_modifyitems): it destroys
+the lab and checks that no container is left.
 """
 
 from __future__ import annotations
@@ -41,6 +44,35 @@ def _run(*args: str, timeout: float = 900) -> None:
         )
 
 
+def lab_containers() -> list[str]:
+    """Containers of the default lab, running or not (containerlab labels them)."""
+    out = subprocess.run(
+        [
+            "docker",
+            "ps",
+            "-a",
+            "--filter",
+            f"label=containerlab={LAB_NAME}",
+            "--format",
+            "{{.Names}}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.split()
+
+
+def lab_is_kept() -> bool:
+    return "1" in (os.environ.get("PMIPV6_LAB_REUSE"), os.environ.get("PMIPV6_LAB_KEEP"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """The destroy test goes last: everything else needs the running lab."""
+    last = [i for i in items if i.path.name == "test_destroy.py"]
+    items[:] = [i for i in items if i.path.name != "test_destroy.py"] + last
+
+
 def _require_tools() -> None:
     if shutil.which("docker") is None:
         pytest.fail(
@@ -62,6 +94,7 @@ def lab():
     if os.environ.get("PMIPV6_LAB_REUSE") == "1":
         yield LAB_NAME
         return
+    # Results of the lab tests' handover runs go to results/pytest-*/.
     # Always build: Docker's cache makes it quick, and images left from older
     # code would otherwise test yesterday's daemon.
     _run("build", timeout=1800)
@@ -70,6 +103,7 @@ def lab():
         _run("configure")
         yield LAB_NAME
     finally:
+        # Idempotent: usually test_destroy.py has destroyed the lab already.
         if os.environ.get("PMIPV6_LAB_KEEP") != "1":
             _run("destroy")
 
