@@ -507,7 +507,10 @@ class HandoverBuffer:
         return None
 
     def _enqueue(self, position: int, entry: _Queued) -> None:
-        self._queue.insert(position, entry)
+        if position == len(self._queue):
+            self._queue.append(entry)  # the common case, and O(1) unlike insert
+        else:
+            self._queue.insert(position, entry)
         self._bytes += entry.size
         self.usage.packets += 1
         self.usage.bytes += entry.size

@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 import time
 from collections import Counter
-from ipaddress import IPv6Address, IPv6Network
+from ipaddress import IPv6Network
 from typing import Any
 
 from netfilterqueue import Packet
@@ -63,7 +63,7 @@ class LmaBuffering:
         self.queue: PacketQueue | None = None
         self.injector: PacketInjector | None = None
         self.counters: Counter[str] = Counter()
-        self._owner: dict[IPv6Network, str] = {}
+        self._owner = PrefixOwners()
         self._held: dict[int, Packet | bytes] = {}
         # The figures of each MN's last closed buffer, for pmip6ctl and benchmarks.
         self.last_closed: dict[str, dict[str, Any]] = {}
@@ -104,7 +104,7 @@ class LmaBuffering:
     def start_buffering(self, mn_id: str, prefixes: tuple[IPv6Network, ...], now: float) -> None:
         self.pool.open(mn_id, now, expect_hand_back=self.config.expect_hand_back)
         for prefix in prefixes:
-            self._owner[prefix] = mn_id
+            self._owner.add(prefix, mn_id)
             self.rules.hold_prefix(prefix, self.config.queue_num)
         self.log.emit("buffering-started", mn_id=mn_id, prefixes=list(prefixes))
 
@@ -152,7 +152,7 @@ class LmaBuffering:
 
     def _on_packet(self, packet: Packet) -> None:
         payload = packet.get_payload()
-        mn_id = self._owner_of(IPv6Address(payload[24:40])) if len(payload) >= 40 else None
+        mn_id = self._owner.of(payload[24:40])
         buffer = self.pool.get(mn_id) if mn_id is not None else None
         if buffer is None:
             # Queued just before its rule went away: nothing is held ahead of it.
@@ -168,12 +168,6 @@ class LmaBuffering:
             self.counters[f"dropped.{verdict.reason}"] += 1
             self._drop([handle])
 
-    def _owner_of(self, address: IPv6Address) -> str | None:
-        for prefix, mn_id in self._owner.items():
-            if address in prefix:
-                return mn_id
-        return None
-
     # -- timers ---------------------------------------------------------------------
 
     def on_timer(self, now: float) -> None:
@@ -188,9 +182,8 @@ class LmaBuffering:
 
     def _close(self, mn_id: str, now: float) -> None:
         buffer = self.pool.get(mn_id)
-        for prefix in [p for p, owner in self._owner.items() if owner == mn_id]:
+        for prefix in self._owner.remove_mn(mn_id):
             self.rules.release_prefix(prefix)
-            del self._owner[prefix]
         if buffer is not None:
             if buffer.state.value == "passthrough":
                 buffer.close(now)
@@ -232,8 +225,46 @@ class LmaBuffering:
         stats = self.pool.stats(now)
         stats["last_closed"] = self.last_closed
         stats["counters"] = dict(self.counters)
-        stats["rules"] = [str(p) for p in self._owner]
+        stats["rules"] = [str(p) for p in self._owner.prefixes()]
         return stats
+
+
+class PrefixOwners:
+    """Which MN a destination address belongs to, by its home prefix.
+
+    Looked up once per queued packet, so it compares raw address octets
+    (the usual /64 is one dict lookup on the first eight) instead of building
+    IPv6Address objects: ipaddress would be most of the per-packet cost.
+    """
+
+    def __init__(self) -> None:
+        self._by_length: dict[int, dict[int, tuple[IPv6Network, str]]] = {}
+
+    def add(self, prefix: IPv6Network, mn_id: str) -> None:
+        key = int(prefix.network_address) >> (128 - prefix.prefixlen)
+        self._by_length.setdefault(prefix.prefixlen, {})[key] = (prefix, mn_id)
+
+    def of(self, address: bytes) -> str | None:
+        if len(address) != 16:
+            return None
+        value = int.from_bytes(address, "big")
+        for length, owners in self._by_length.items():
+            found = owners.get(value >> (128 - length))
+            if found is not None:
+                return found[1]
+        return None
+
+    def remove_mn(self, mn_id: str) -> list[IPv6Network]:
+        removed = []
+        for owners in self._by_length.values():
+            for key, (prefix, owner) in list(owners.items()):
+                if owner == mn_id:
+                    del owners[key]
+                    removed.append(prefix)
+        return removed
+
+    def prefixes(self) -> list[IPv6Network]:
+        return [prefix for owners in self._by_length.values() for prefix, _ in owners.values()]
 
 
 def _summary(stats: dict[str, Any]) -> dict[str, Any]:
