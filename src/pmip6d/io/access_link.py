@@ -32,11 +32,17 @@ ACCESS_METRIC = 1024
 class AccessLinks:
     def __init__(self, ipr: AsyncIPRoute):
         self.ipr = ipr
+        # Access interfaces live as long as the node: remembering their index
+        # saves a link dump on the attach path, which a handover waits for.
+        self._indexes: dict[str, int] = {}
 
     async def _index(self, ifname: str) -> int:
+        if ifname in self._indexes:
+            return self._indexes[ifname]
         found = await self.ipr.link_lookup(ifname=ifname)
         if not found:
             raise LookupError(f"no interface {ifname}")
+        self._indexes[ifname] = found[0]
         return found[0]
 
     async def present_shared_identity(
