@@ -101,6 +101,8 @@ def run(domain: Domain, workdir: Path, mode: str, rate: float, gap: float) -> di
     report = handover_under_traffic(domain, workdir, rate, gap, lead=LEAD_S, tail=TAIL_S)
     stats, note = buffer_stats(domain.ctl("lma", "status"), mn_identifier(1))
     real_gap = link_gap(domain)
+    lma = domain.daemons["lma"].process
+    memory = process_memory(lma.pid) if lma is not None else {}
     result = {
         "mode": mode,
         "rate_pps": rate,
@@ -121,9 +123,21 @@ def run(domain: Domain, workdir: Path, mode: str, rate: float, gap: float) -> di
             else round(report.longest_interruption_ms - real_gap * 1000, 3)
         ),
     }
+    result.update(memory)
     if note:
         result["note"] = note
     return result
+
+
+def process_memory(pid: int) -> dict:
+    """The LMA daemon's resident memory now and at its peak (KiB). Held packets
+    themselves stay in the kernel's NFQUEUE and are not part of it."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[f"lma_{key.lower()}_kib"] = int(value.split()[0])
+    return fields
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,76 @@
+"""The handover table: rates x gaps x modes, one fresh domain per cell.
+
+    python bench/handover_matrix.py [--rates 1000,5000,10000] [--gaps-ms 200,500,2000] [--json]
+
+Runs bench/handover.py's measurement for every cell (standard and buffered),
+prints a Markdown table to stderr and one JSON list as the last stdout line.
+Needs root; about 10 s a cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+sys.path.insert(0, str(BENCH))
+
+from handover import run  # noqa: E402
+
+from tests.netns.harness import Domain  # noqa: E402
+
+COLUMNS = [
+    "mode", "rate_pps", "gap_ms", "sent", "lost", "reordered", "duplicates",
+    "interruption_ms", "interruption_beyond_gap_ms", "buffer_peak", "released", "dropped",
+    "lma_vmhwm_kib",
+]  # fmt: skip
+
+
+def numbers(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/handover_matrix.py", description=__doc__)
+    parser.add_argument("--rates", type=numbers, default=[1000, 5000, 10000])
+    parser.add_argument("--gaps-ms", type=numbers, default=[200, 500, 2000])
+    parser.add_argument("--json", action="store_true", help="accepted; JSON is always printed")
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        parser.exit(2, f"{parser.prog}: error: needs root (network namespaces)\n")
+    rows = []
+    for rate in args.rates:
+        for gap in args.gaps_ms:
+            for mode in ("standard", "buffered"):
+                with tempfile.TemporaryDirectory(prefix="pmip6-matrix-") as workdir:
+                    domain = Domain(Path(workdir) / "domain", buffering=mode == "buffered")
+                    try:
+                        domain.build()
+                        domain.write_configs()
+                        rows.append(run(domain, Path(workdir), mode, rate, gap / 1000))
+                    finally:
+                        domain.destroy()
+                print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    print("\n| " + " | ".join(COLUMNS) + " |", file=sys.stderr)
+    print("|" + "---|" * len(COLUMNS), file=sys.stderr)
+    for row in rows:
+        print("| " + " | ".join(str(row.get(c)) for c in COLUMNS) + " |", file=sys.stderr)
+    print(json.dumps(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
