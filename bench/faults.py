@@ -1,0 +1,230 @@
+"""Faults: lost signalling during repeated handovers, or a daemon killed under traffic.
+
+    python bench/faults.py --loss 0.3 --handovers 10 [--rate PPS] [--fast-timers] [--json]
+    python bench/faults.py --kill lma|lma-attached|mag [--rate PPS] [--lifetime S] [--json]
+
+--loss: ip6tables drops that fraction of the Mobility Header messages leaving the
+MAGs (PBUs) and the LMA (PBAs), at random; the MN hands over back and forth
+(1->2, 2->1, ...) under one stream with buffering on, each handover waiting for
+the binding at the new MAG and the old MAG's acknowledged de-registration. RFC
+timers by default (first retransmission after 1.5 s / 1.0 s, doubling);
+--fast-timers uses 0.5 s capped at 1 s as tests/netns/test_faults.py does.
+
+--kill lma: the MN detaches from MAG1 (the LMA buffers), the LMA is SIGKILLed,
+restarted, and the MN attaches at MAG2. --kill lma-attached: the MN stays at
+MAG1 while the LMA is killed and restarted (MAG lifetime --lifetime, default 8 s:
+recovery waits for MAG1's refresh). --kill mag: MAG1 is killed with the MN
+attached, restarted, and the MN solicits again.
+
+Needs root. Progress goes to stderr; one JSON object is the last line of stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import NoReturn
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+
+from tests.netns.harness import Domain  # noqa: E402
+from tests.netns.test_faults import (  # noqa: E402
+    FAST_RETRANSMISSION,
+    drop_signalling,
+    lma_killed_while_buffering,
+    lma_memory,
+    lma_restarted_under_attached_mn,
+    mag_killed_with_mn_attached,
+    prefix_routes,
+    repeated_handovers,
+)
+
+PROG = "bench/faults.py"
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"loss must be a number, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"loss must be 0..1 (exclusive), got {text}")
+    return value
+
+
+def _positive(kind, low, high):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {low}..{high}, got {text}")
+        return value
+
+    return parse
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = _Parser(prog=PROG, description=__doc__.split("\n", 1)[0])
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--loss", type=_fraction, help="fraction of MH messages dropped")
+    mode.add_argument("--kill", choices=["lma", "lma-attached", "mag"])
+    parser.add_argument("--handovers", type=_positive(int, 1, 100), default=10)
+    parser.add_argument("--rate", type=_positive(float, 1, 20_000), default=1000.0)
+    parser.add_argument("--gap-ms", type=_positive(float, 0, 5000), default=200.0)
+    parser.add_argument("--fast-timers", action="store_true")
+    parser.add_argument("--lifetime", type=_positive(int, 4, 3600), default=8)
+    parser.add_argument("--json", action="store_true", help="accepted; JSON is always printed")
+    return parser.parse_args(argv)
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def report_fields(report) -> dict:
+    return {
+        "sent": report.sent,
+        "received": report.received,
+        "lost": report.lost,
+        "lost_ranges": report.lost_ranges[:20],
+        "duplicates": report.duplicates,
+        "reordered": report.reordered,
+        "longest_interruption_ms": report.longest_interruption_ms,
+    }
+
+
+def loss_run(domain: Domain, workdir: Path, args: argparse.Namespace) -> dict:
+    drop_signalling(domain, args.loss)
+    # A slow handover (several losses in a row with RFC timers) may take tens of seconds.
+    per_handover = 3.0 if args.fast_timers else 8.0
+    result = repeated_handovers(
+        domain,
+        workdir,
+        args.rate,
+        args.handovers,
+        gap=args.gap_ms / 1000,
+        per_handover=per_handover,
+        settle_timeout=150,
+    )
+    durations = sorted(result["handover_s"])
+    signalling = result["signalling"]
+    expected = [2 if n % 2 else 1 for n in range(1, args.handovers + 1)]
+    return {
+        "mode": "loss",
+        "loss": args.loss,
+        "timers": "fast" if args.fast_timers else "rfc",
+        "rate_pps": args.rate,
+        "gap_ms": args.gap_ms,
+        "handovers": args.handovers,
+        "completed": sum(a == b for a, b in zip(result["completed"], expected, strict=False)),
+        "handover_s": result["handover_s"],
+        "handover_s_median": durations[len(durations) // 2] if durations else None,
+        "handover_s_max": durations[-1] if durations else None,
+        "mh_dropped": sum(node["dropped"] for node in signalling.values()),
+        "pbu_sent": sum(node.get("pbu_sent", 0) for node in signalling.values()),
+        "retransmissions": sum(node.get("retransmissions", 0) for node in signalling.values()),
+        "give_ups": sum(node.get("give_ups", 0) for node in signalling.values()),
+        "signalling": signalling,
+        "access_link_drops": result["access_link_drops"],
+        "lma_counters": result["lma_counters"],
+        "buffer": result["buffer"],
+        **report_fields(result["report"]),
+    }
+
+
+def kill_run(domain: Domain, workdir: Path, args: argparse.Namespace) -> dict:
+    rss = lma_memory(domain)
+    if args.kill == "lma":
+        seen = lma_killed_while_buffering(domain, workdir, rate=args.rate)
+        extra = {
+            "dead_window": seen["dead_window"],
+            "rules_after_kill": len(seen["rules_after_kill"]),
+            "rules_after_restart": len(seen["rules_after_restart"]),
+            "prefix_routes_after_restart": len(prefix_routes(seen["routes_after_restart"])),
+            "resumed_after_attach_s": seen["resumed_after_attach_s"],
+            "resumed_after_restart_s": seen["resumed_after_restart_s"],
+        }
+    elif args.kill == "lma-attached":
+        seen = lma_restarted_under_attached_mn(domain, workdir, rate=args.rate)
+        extra = {
+            "lifetime_s": seen["lifetime"],
+            "flowing_while_dead": seen["flowing_while_dead"],
+            "prefix_routes_after_kill": len(prefix_routes(seen["routes_after_kill"])),
+            "prefix_routes_after_restart": len(prefix_routes(seen["routes_after_restart"])),
+            "outage_from_restart_s": seen["outage_from_restart_s"],
+            "rebind_after_restart_s": seen["rebind_after_restart_s"],
+            "longest_gap_after_rebind_s": seen["longest_gap_after_rebind_s"],
+        }
+    else:
+        seen = mag_killed_with_mn_attached(domain, workdir, rate=args.rate)
+        extra = {
+            "flowing_while_dead": seen["flowing_while_dead"],
+            "outage_from_restart_s": seen["outage_from_restart_s"],
+            "interruption_s": seen["interruption_s"],
+        }
+    return {
+        "mode": f"kill-{args.kill}",
+        "rate_pps": args.rate,
+        **extra,
+        **report_fields(seen["report"]),
+        "lma_rss_kib_first_run": rss.get("VmRSS"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parse_args(argv)
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    if os.geteuid() != 0:
+        print(f"{PROG}: error: needs root (network namespaces)", file=sys.stderr)
+        return 2
+    timers = FAST_RETRANSMISSION if args.loss is not None and args.fast_timers else {}
+    extra_mag = {"requested_lifetime": args.lifetime} if args.kill == "lma-attached" else {}
+    with tempfile.TemporaryDirectory(prefix="pmip6-bench-faults-") as tmp:
+        workdir = Path(tmp)
+        domain = Domain(
+            workdir / "domain", buffering=True, extra_timers=timers, extra_mag=extra_mag
+        )
+        try:
+            progress(f"building namespaces {domain.ns('*')}")
+            domain.build()
+            domain.write_configs()
+            domain.start_all()
+            domain.wait_for(domain.mn_address, "the MN's address", timeout=20)
+            if args.loss is not None:
+                result = loss_run(domain, workdir / "run", args)
+            else:
+                result = kill_run(domain, workdir / "run", args)
+        except Exception:
+            for node in ("lma", "mag1", "mag2"):
+                daemon = domain.daemons.get(node)
+                if daemon is not None and daemon.log_path.exists():
+                    tail = daemon.log_path.read_text().splitlines()[-10:]
+                    progress(f"--- {node} log tail\n" + "\n".join(tail))
+            raise
+        finally:
+            domain.destroy()
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Overload: one handover whose link gap is far longer than the LMA's buffer holds.
+
+    python bench/overload.py --rate 10000 --gap-ms 5000 --max-packets 20000 [--json]
+
+Two-MAG domain, buffering on, the LMA's `buffering.max_packets_per_mn` set to
+--max-packets. A probe stream CN -> MN at --rate starts 1 s before the MN leaves
+MAG1 and lasts the gap + 3 s after it. Reports the probe's sent / received /
+lost / reordered / duplicates, the LMA's buffer figures for the MN (peak,
+released, dropped by reason), the LMA daemon's VmRSS / VmHWM before and after,
+and the packets the kernel dropped on MAG1's dead access link at the detach
+(past routing, beyond any buffer). `accounted` is true when
+lost == dropped_total + access_link_drops and nothing was reordered or duplicated.
+
+Needs root. Progress goes to stderr; one JSON object is the last line of stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import NoReturn
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+
+from tests.netns.harness import Domain  # noqa: E402
+from tests.netns.test_faults import overload, running  # noqa: E402
+
+PROG = "bench/overload.py"
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _number(kind, low, high):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {low}..{high}, got {text}")
+        return value
+
+    return parse
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = _Parser(prog=PROG, description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--rate", type=_number(float, 1, 100_000), default=10_000.0)
+    parser.add_argument("--gap-ms", type=_number(float, 0, 9_000), default=5000.0)
+    parser.add_argument("--max-packets", type=_number(int, 1, 1_000_000), default=20_000)
+    parser.add_argument("--json", action="store_true", help="accepted; JSON is always printed")
+    return parser.parse_args(argv)
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parse_args(argv)
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    if os.geteuid() != 0:
+        print(f"{PROG}: error: needs root (network namespaces)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="pmip6-bench-overload-") as tmp:
+        workdir = Path(tmp)
+        domain = Domain(
+            workdir / "domain",
+            buffering=True,
+            extra_lma={"buffering": {"max_packets_per_mn": args.max_packets}},
+        )
+        try:
+            progress(f"building namespaces {domain.ns('*')}")
+            domain.build()
+            domain.write_configs()
+            domain.start_all()
+            domain.wait_for(domain.mn_address, "the MN's address", timeout=20)
+            progress(f"{args.rate:g} pps, gap {args.gap_ms:g} ms, limit {args.max_packets}")
+            measured = overload(domain, workdir / "run", args.rate, args.gap_ms / 1000)
+            alive = running(domain)
+        except Exception:
+            for node in ("lma", "mag1", "mag2"):
+                daemon = domain.daemons.get(node)
+                if daemon is not None and daemon.log_path.exists():
+                    tail = daemon.log_path.read_text().splitlines()[-10:]
+                    progress(f"--- {node} log tail\n" + "\n".join(tail))
+            raise
+        finally:
+            domain.destroy()
+    report, stats = measured["report"], measured["buffer"]
+    dropped = {reason: count for reason, count in stats["dropped"].items() if count}
+    result = {
+        "rate_pps": args.rate,
+        "gap_ms": args.gap_ms,
+        "max_packets_per_mn": args.max_packets,
+        "sent": report.sent,
+        "received": report.received,
+        "lost": report.lost,
+        "lost_ranges": report.lost_ranges[:20],
+        "duplicates": report.duplicates,
+        "reordered": report.reordered,
+        "longest_interruption_ms": report.longest_interruption_ms,
+        "buffer_peak": stats["peak"],
+        "buffer_released": stats["released"],
+        "buffer_dropped_total": stats["dropped_total"],
+        "buffer_dropped": dropped,
+        "handed_back": stats["handed_back"],
+        "access_link_drops": measured["access_link_drops"],
+        "accounted": report.lost == stats["dropped_total"] + measured["access_link_drops"]
+        and report.reordered == 0
+        and report.duplicates == 0,
+        "lma_vmrss_kib_before": measured["rss_before"]["VmRSS"],
+        "lma_vmrss_kib_after": measured["rss_after"]["VmRSS"],
+        "lma_vmhwm_kib_before": measured["rss_before"]["VmHWM"],
+        "lma_vmhwm_kib_after": measured["rss_after"]["VmHWM"],
+        "daemons_running": alive,
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
