@@ -210,7 +210,8 @@ def test_router_advertisements_repeat_every_ra_interval():
     mag = registered()
     assert mag.next_deadline() == pytest.approx(T0 + 0.01 + 3)
     ra = only(mag.on_timer(T0 + 3.01), SendRouterAdvertisement)
-    assert ra.prefix_valid_lifetime == 297
+    # One granted lifetime from each RA, not a countdown to the binding's expiry.
+    assert ra.prefix_valid_lifetime == 300
     assert only(mag.on_timer(T0 + 6.01), SendRouterAdvertisement)
 
 

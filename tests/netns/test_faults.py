@@ -376,10 +376,10 @@ def test_lma_restart_with_the_mn_attached_recovers_at_the_next_refresh(domain_fa
     assert prefix_routes(seen["routes_after_restart"]) == [], seen  # removed at start
     assert seen["outage_from_restart_s"] is not None, report.to_text()
     assert seen["outage_from_restart_s"] <= seen["lifetime"] + 2, seen
-    # Not asserted: that the stream then flows without another outage. In 2 of 3
-    # runs a second ~3 s outage followed ~2.6 s after the rebind, cause not yet
-    # found (docs/robustness.md, "Faults"); bench/faults.py --kill lma-attached
-    # measures it as longest_gap_after_rebind_s.
+    # Once the binding is back, the stream flows without another outage. (There
+    # was one: RAs advertised the binding's remaining lifetime, so the MN's
+    # address expired while the refresh was late; they now promise one lifetime.)
+    assert seen["longest_gap_after_rebind_s"] < 1.0, (seen, report.lost_ranges)
     assert report.duplicates == 0
     assert running(domain)
 

@@ -400,9 +400,12 @@ class MobileAccessGateway:
     ) -> SendRouterAdvertisement:
         entry.next_ra_at = now + self.mag.ra_interval
         self.counters["router_advertisements"] += 1
-        # Prefixes must not outlive the binding that makes them routable.
-        remaining = int(max(0.0, (entry.expires_at or now) - now))
-        valid = min(self.mag.prefix_valid_lifetime, remaining)
+        # Prefixes must not outlive the binding that makes them routable, but
+        # advertising the binding's *remaining* time made the MN's address die
+        # whenever a refresh came late (an LMA restart): this MAG keeps the
+        # binding up and the RAs coming while the MN is here, so one granted
+        # lifetime past the last RA is the honest bound.
+        valid = min(self.mag.prefix_valid_lifetime, entry.lifetime or 0)
         return SendRouterAdvertisement(
             access_interface=entry.access_interface,
             mn_link_layer=entry.mn_link_layer,
