@@ -94,3 +94,11 @@ def test_a_gap_longer_than_the_buffer_drops_what_is_over_the_limit_in_order(
     assert stats["dropped"]["per_mn_packets"] > 0
     assert report.lost == stats["dropped_total"], (report.to_text(), stats)
     assert (report.reordered, report.duplicates) == (0, 0)
+
+
+def test_a_handover_without_traffic_leaves_no_buffer_rule(buffered):
+    # Found in the lab: with no packet ever queued, nothing woke the daemon to
+    # close the empty buffer, and its rule stayed until the next packet.
+    buffered.handover(1, 2, gap=0.3)
+    buffered.wait_for(lambda: held_prefixes(buffered) == [], "the idle buffer to close", timeout=3)
+    assert MN in buffered.ctl("lma", "status")["buffers"]["last_closed"]

@@ -25,6 +25,7 @@ from pmip6d.daemon.eventlog import EventLog
 
 class Service(Protocol):
     role: str
+    deadline_changed: Callable[[], None]
 
     async def start(self, now: float) -> None: ...
     def readers(self) -> Iterable[tuple[int, Callable[[], None]]]: ...
@@ -49,6 +50,7 @@ class Reactor:
         self._stopping = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             self._loop.add_signal_handler(signum, self._request_stop, signum)
+        self.service.deadline_changed = self.reschedule
         await self.service.start(time.time())
         try:
             for fd, callback in self.service.readers():

@@ -43,6 +43,9 @@ class ServiceBase:
         self._queue: asyncio.Queue = asyncio.Queue()
         self._worker: asyncio.Task | None = None
         self._handlers: dict[type, Callable[[Any], Any]] = {SendMessage: self._send}
+        # Set by the reactor: carrying out an action (a buffer release, say)
+        # can move the next deadline, and no input may follow to notice it.
+        self.deadline_changed: Callable[[], None] = lambda: None
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -136,6 +139,7 @@ class ServiceBase:
                 )
             finally:
                 self._queue.task_done()
+                self.deadline_changed()
 
     def _send(self, action: SendMessage) -> None:
         assert self.mh is not None
