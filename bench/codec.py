@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
-from typing import NoReturn
+
+import common
 
 from pmip6d.wire import (
     AccessTechnology,
@@ -46,6 +48,7 @@ PBA = BindingAcknowledgement(
     status=Status.ACCEPTED, sequence=1, lifetime=3600, proxy=True, options=OPTIONS
 )
 BATCH = 500
+PROG = os.path.basename(sys.argv[0])  # argparse's default prog: "codec.py"
 
 
 def rate(operation: Callable[[], object], seconds: float) -> float:
@@ -68,21 +71,21 @@ def positive_seconds(text: str) -> float:
     return value
 
 
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        print(f"codec.py: error: {message}", file=sys.stderr)
-        sys.exit(2)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = OneLineParser(description=__doc__.splitlines()[0])
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = common.parser(PROG, __doc__)
     parser.add_argument(
         "--seconds",
         type=positive_seconds,
         default=1.0,
         help="measuring time per figure (default 1)",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = common.command_line(PROG, parse_args, argv, root_for=None)
+    if args is None:
+        return 2
     pbu_octets = encode(PBU, MAG, LMA)
     pba_octets = encode(PBA, LMA, MAG)
     figures = {

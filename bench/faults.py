@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import NoReturn
 
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH.parent))
+import common
+from common import progress
+
+common.repo_on_path()
 
 from tests.netns.harness import Domain  # noqa: E402
 from tests.netns.test_faults import (  # noqa: E402
@@ -47,15 +47,6 @@ from tests.netns.test_faults import (  # noqa: E402
 PROG = "bench/faults.py"
 
 
-class UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
 def _fraction(text: str) -> float:
     try:
         value = float(text)
@@ -66,35 +57,18 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _positive(kind, low, high):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be {low}..{high}, got {text}")
-        return value
-
-    return parse
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = _Parser(prog=PROG, description=__doc__.split("\n", 1)[0])
+    parser = common.parser(PROG, __doc__)
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--loss", type=_fraction, help="fraction of MH messages dropped")
     mode.add_argument("--kill", choices=["lma", "lma-attached", "mag"])
-    parser.add_argument("--handovers", type=_positive(int, 1, 100), default=10)
-    parser.add_argument("--rate", type=_positive(float, 1, 20_000), default=1000.0)
-    parser.add_argument("--gap-ms", type=_positive(float, 0, 5000), default=200.0)
+    parser.add_argument("--handovers", type=common.number(int, 1, 100), default=10)
+    parser.add_argument("--rate", type=common.number(float, 1, 20_000), default=1000.0)
+    parser.add_argument("--gap-ms", type=common.number(float, 0, 5000), default=200.0)
     parser.add_argument("--fast-timers", action="store_true")
-    parser.add_argument("--lifetime", type=_positive(int, 4, 3600), default=8)
-    parser.add_argument("--json", action="store_true", help="accepted; JSON is always printed")
+    parser.add_argument("--lifetime", type=common.number(int, 4, 3600), default=8)
+    common.add_json_flag(parser)
     return parser.parse_args(argv)
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def report_fields(report) -> dict:
@@ -188,13 +162,8 @@ def kill_run(domain: Domain, workdir: Path, args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = parse_args(argv)
-    except UsageError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    if os.geteuid() != 0:
-        print(f"{PROG}: error: needs root (network namespaces)", file=sys.stderr)
+    args = common.command_line(PROG, parse_args, argv)
+    if args is None:
         return 2
     timers = FAST_RETRANSMISSION if args.loss is not None and args.fast_timers else {}
     extra_mag = {"requested_lifetime": args.lifetime} if args.kill == "lma-attached" else {}
@@ -214,11 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 result = kill_run(domain, workdir / "run", args)
         except Exception:
-            for node in ("lma", "mag1", "mag2"):
-                daemon = domain.daemons.get(node)
-                if daemon is not None and daemon.log_path.exists():
-                    tail = daemon.log_path.read_text().splitlines()[-10:]
-                    progress(f"--- {node} log tail\n" + "\n".join(tail))
+            common.print_log_tails(domain, ("lma", "mag1", "mag2"))
             raise
         finally:
             domain.destroy()

@@ -46,7 +46,6 @@ from collections import Counter
 from collections.abc import Callable
 from ipaddress import IPv6Address, IPv6Network
 from pathlib import Path
-from typing import NoReturn
 
 from pmip6d.config import (
     AuthorizedMag,
@@ -78,6 +77,11 @@ from pmip6d.wire import (
     decode,
     encode,
 )
+
+BENCH = str(Path(__file__).resolve().parent)
+if BENCH not in sys.path:  # loaded by file path (tests/core/test_fuzz_smoke.py)
+    sys.path.append(BENCH)
+import common  # noqa: E402
 
 PROG = "bench/fuzz.py"
 LMAA = IPv6Address("2001:db8:ffff::1")
@@ -624,40 +628,24 @@ def run(count: int, seed: int, progress: Callable[[str], None] | None = None) ->
 # --- command line ------------------------------------------------------------
 
 
-class UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"count must be an integer, got {text!r}") from None
-    if not 1 <= value <= 10_000_000:
-        raise argparse.ArgumentTypeError(f"count must be 1..10000000, got {value}")
-    return value
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = _Parser(prog=PROG, description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--count", type=_count, default=100_000, help="inputs (100000)")
+    parser = common.parser(PROG, __doc__)
+    parser.add_argument(
+        "--count",
+        type=common.number(int, 1, 10_000_000, "count", echo_value=True),
+        default=100_000,
+        help="inputs (100000)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="random seed (1)")
-    parser.add_argument("--json", action="store_true", help="accepted; JSON is always printed")
+    common.add_json_flag(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = parse_args(argv)
-    except UsageError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
+    args = common.command_line(PROG, parse_args, argv, root_for=None, label="")
+    if args is None:
         return 2
-    result = run(args.count, args.seed, lambda m: print(m, file=sys.stderr, flush=True))
+    result = run(args.count, args.seed, common.progress)
     if result["first_crash"]:
         print(f"first crash: {result['first_crash']['error']}", file=sys.stderr)
         print(result["first_crash"]["traceback"], file=sys.stderr)

@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import NoReturn
 
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH.parent))
-sys.path.insert(0, str(BENCH))
+import common
+from common import progress
+
+common.repo_on_path()
 
 from tests.netns.harness import Domain, mn_identifier  # noqa: E402
 from tests.netns.traffic import handover_under_traffic, link_gap  # noqa: E402
@@ -38,43 +36,20 @@ LEAD_S = 1.0  # stream before the handover
 TAIL_S = 2.0  # stream after the gap
 
 
-class UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _number(kind, what: str, low: float, high: float):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a number, got {text!r}") from None
-        if not (math.isfinite(value) and low <= value <= high):
-            raise argparse.ArgumentTypeError(f"{what} must be {low}..{high}, got {text}")
-        return value
-
-    return parse
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = _Parser(prog=PROG, description=__doc__.split("\n", 1)[0])
+    parser = common.parser(PROG, __doc__)
     parser.add_argument("--mode", required=True, choices=["standard", "buffered"])
     parser.add_argument(
-        "--rate", required=True, type=_number(float, "rate", 1, 100_000), help="datagrams/s"
+        "--rate", required=True, type=common.number(float, 1, 100_000, "rate"), help="datagrams/s"
     )
     parser.add_argument(
-        "--gap-ms", required=True, type=_number(float, "gap-ms", 0, 10_000), help="link-less ms"
+        "--gap-ms",
+        required=True,
+        type=common.number(float, 0, 10_000, "gap-ms"),
+        help="link-less ms",
     )
-    parser.add_argument("--json", action="store_true", help="accepted; JSON is always printed")
+    common.add_json_flag(parser)
     return parser.parse_args(argv)
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def buffer_stats(status: dict, mn_id: str) -> tuple[dict, str | None]:
@@ -132,22 +107,12 @@ def run(domain: Domain, workdir: Path, mode: str, rate: float, gap: float) -> di
 def process_memory(pid: int) -> dict:
     """The LMA daemon's resident memory now and at its peak (KiB). Held packets
     themselves stay in the kernel's NFQUEUE and are not part of it."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[f"lma_{key.lower()}_kib"] = int(value.split()[0])
-    return fields
+    return {f"lma_{key.lower()}_kib": kib for key, kib in common.process_memory(pid).items()}
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = parse_args(argv)
-    except UsageError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    if os.geteuid() != 0:
-        print(f"{PROG}: error: needs root (network namespaces)", file=sys.stderr)
+    args = common.command_line(PROG, parse_args, argv)
+    if args is None:
         return 2
     with tempfile.TemporaryDirectory(prefix="pmip6-bench-ho-") as tmp:
         workdir = Path(tmp)
@@ -158,11 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             domain.write_configs()
             result = run(domain, workdir, args.mode, args.rate, args.gap_ms / 1000)
         except Exception:
-            for node in ("lma", "mag1", "mag2"):
-                daemon = domain.daemons.get(node)
-                if daemon is not None and daemon.log_path.exists():
-                    tail = daemon.log_path.read_text().splitlines()[-10:]
-                    progress(f"--- {node} log tail\n" + "\n".join(tail))
+            common.print_log_tails(domain, ("lma", "mag1", "mag2"))
             raise
         finally:
             domain.destroy()

@@ -16,11 +16,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH.parent))
-sys.path.insert(0, str(BENCH))
+import common
+from handover import run
 
-from handover import run  # noqa: E402
+common.repo_on_path()
 
 from tests.netns.harness import Domain  # noqa: E402
 
@@ -47,10 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/handover_matrix.py", description=__doc__)
     parser.add_argument("--rates", type=numbers, default=[1000, 5000, 10000])
     parser.add_argument("--gaps-ms", type=numbers, default=[200, 500, 2000])
-    parser.add_argument("--json", action="store_true", help="accepted; JSON is always printed")
+    common.add_json_flag(parser)
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
-        parser.exit(2, f"{parser.prog}: error: needs root (network namespaces)\n")
+        return common.error(parser.prog, "needs root (network namespaces)")
     rows = []
     for rate in args.rates:
         for gap in args.gaps_ms:
@@ -63,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                         rows.append(run(domain, Path(workdir), mode, rate, gap / 1000))
                     finally:
                         domain.destroy()
-                print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+                common.progress(json.dumps(rows[-1]))
     print("\n| " + " | ".join(COLUMNS) + " |", file=sys.stderr)
     print("|" + "---|" * len(COLUMNS), file=sys.stderr)
     for row in rows:

@@ -42,10 +42,10 @@ import sys
 import time
 from ipaddress import IPv6Network
 from pathlib import Path
-from typing import NoReturn
 
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH.parent))
+import common
+
+common.repo_on_path()
 
 from tests.netns.harness import run  # noqa: E402
 
@@ -79,30 +79,12 @@ PHASE_TIMEOUT_S = 120.0
 RCVBUF_DST = 256 * 1024 * 1024
 
 
-class UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
 def _int_range(what: str, low: int, high: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be an integer, got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{what} must be {low}..{high}, got {text}")
-        return value
-
-    return parse
+    return common.number(int, low, high, what)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = _Parser(prog=PROG, description=__doc__.split("\n", 1)[0])
+    parser = common.parser(PROG, __doc__)
     parser.add_argument(
         "--packets", type=_int_range("packets", 1000, 1_000_000), default=50_000, help="burst size"
     )
@@ -112,14 +94,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--queue-num", type=_int_range("queue-num", 0, 65535), default=7, help="NFQUEUE number"
     )
-    parser.add_argument("--json", action="store_true", help="accepted; JSON is always printed")
+    common.add_json_flag(parser)
     # Internal: the processes this script starts inside the namespaces.
     parser.add_argument("--worker", choices=["rtr", "send", "recv"], help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def progress(message: str) -> None:
-    print(f"[nfqueue] {message}", file=sys.stderr, flush=True)
+    common.progress(f"[nfqueue] {message}")
 
 
 # -- workers (run inside the namespaces) ------------------------------------------
@@ -549,10 +531,9 @@ def bench(args: argparse.Namespace) -> tuple[dict, bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = parse_args(argv)
-    except UsageError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+    # The workers run inside the namespaces (as root): no root check before them.
+    args = common.command_line(PROG, parse_args, argv, root_for=None)
+    if args is None:
         return 2
     if args.worker == "send":
         worker_send(args.packets, args.payload)
@@ -564,8 +545,7 @@ def main(argv: list[str] | None = None) -> int:
         worker_rtr(args.packets, args.queue_num)
         return 0
     if os.geteuid() != 0:
-        print(f"{PROG}: error: needs root (network namespaces, ip6tables)", file=sys.stderr)
-        return 2
+        return common.error(PROG, "needs root (network namespaces, ip6tables)")
     result, complete = bench(args)
     if not complete:
         progress("dst did not receive every packet in both phases: the figures are suspect")

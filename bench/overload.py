@@ -18,64 +18,32 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import NoReturn
 
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH.parent))
+import common
+from common import progress
 
+common.repo_on_path()
 from tests.netns.harness import Domain  # noqa: E402
 from tests.netns.test_faults import overload, running  # noqa: E402
 
 PROG = "bench/overload.py"
 
 
-class UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _number(kind, low, high):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be {low}..{high}, got {text}")
-        return value
-
-    return parse
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = _Parser(prog=PROG, description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--rate", type=_number(float, 1, 100_000), default=10_000.0)
-    parser.add_argument("--gap-ms", type=_number(float, 0, 9_000), default=5000.0)
-    parser.add_argument("--max-packets", type=_number(int, 1, 1_000_000), default=20_000)
-    parser.add_argument("--json", action="store_true", help="accepted; JSON is always printed")
-    return parser.parse_args(argv)
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    cli = common.parser(PROG, __doc__)
+    cli.add_argument("--rate", type=common.number(float, 1, 100_000), default=10_000.0)
+    cli.add_argument("--gap-ms", type=common.number(float, 0, 9_000), default=5000.0)
+    cli.add_argument("--max-packets", type=common.number(int, 1, 1_000_000), default=20_000)
+    common.add_json_flag(cli)
+    return cli.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = parse_args(argv)
-    except UsageError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    if os.geteuid() != 0:
-        print(f"{PROG}: error: needs root (network namespaces)", file=sys.stderr)
+    args = common.command_line(PROG, parse_args, argv)
+    if args is None:
         return 2
     with tempfile.TemporaryDirectory(prefix="pmip6-bench-overload-") as tmp:
         workdir = Path(tmp)
@@ -94,11 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             measured = overload(domain, workdir / "run", args.rate, args.gap_ms / 1000)
             alive = running(domain)
         except Exception:
-            for node in ("lma", "mag1", "mag2"):
-                daemon = domain.daemons.get(node)
-                if daemon is not None and daemon.log_path.exists():
-                    tail = daemon.log_path.read_text().splitlines()[-10:]
-                    progress(f"--- {node} log tail\n" + "\n".join(tail))
+            common.print_log_tails(domain, ("lma", "mag1", "mag2"))
             raise
         finally:
             domain.destroy()

@@ -35,10 +35,11 @@ import time
 from collections import deque
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+import common
+from common import progress
+
+common.repo_on_path()
 
 from tests.netns.harness import Domain, mn_prefix  # noqa: E402
 
@@ -46,34 +47,16 @@ PROG = "bench/registration.py"
 STEP_TIMEOUT = 10.0  # s, per wait inside one iteration
 
 
-class UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"count must be an integer, got {text!r}") from None
-    if not 1 <= value <= 100_000:
-        raise argparse.ArgumentTypeError(f"count must be 1..100000, got {value}")
-    return value
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = _Parser(prog=PROG, description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--count", type=_count, default=1000, help="registrations (1000)")
-    parser.add_argument("--json", action="store_true", help="accepted; JSON is always printed")
+    parser = common.parser(PROG, __doc__)
+    parser.add_argument(
+        "--count",
+        type=common.number(int, 1, 100_000, "count", echo_value=True),
+        default=1000,
+        help="registrations (1000)",
+    )
+    common.add_json_flag(parser)
     return parser.parse_args(argv)
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -221,13 +204,8 @@ def measure(domain: Domain, count: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = parse_args(argv)
-    except UsageError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    if os.geteuid() != 0:
-        print(f"{PROG}: error: needs root (network namespaces)", file=sys.stderr)
+    args = common.command_line(PROG, parse_args, argv)
+    if args is None:
         return 2
     with tempfile.TemporaryDirectory(prefix="pmip6-bench-reg-") as workdir:
         domain = Domain(Path(workdir), mags=1, buffering=False)
@@ -240,9 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"MN at {domain.mn_address()}; {args.count} registrations")
             result = measure(domain, args.count)
         except Exception:
-            for node in ("lma", "mag1"):
-                tail = domain.daemons[node].log_path.read_text().splitlines()[-15:]
-                progress(f"--- {node} log tail\n" + "\n".join(tail))
+            common.print_log_tails(domain, ("lma", "mag1"), lines=15)
             raise
         finally:
             domain.destroy()

@@ -37,12 +37,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import NoReturn
 
+import common
 import yaml
+from common import progress
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+common.repo_on_path()
 
 from tests.netns.fake_mag import FakeMag  # noqa: E402
 from tests.netns.harness import (  # noqa: E402
@@ -59,30 +59,12 @@ STEP_TIMEOUT = 30.0  # s a fake MAG waits for outstanding PBAs after its last PB
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-class UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
 def _bounded(name: str, low: int, high: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{name} must be {low}..{high}, got {value}")
-        return value
-
-    return parse
+    return common.number(int, low, high, name, echo_value=True)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = _Parser(prog=PROG, description=__doc__.split("\n", 1)[0])
+    parser = common.parser(PROG, __doc__)
     parser.add_argument("--mns", type=_bounded("mns", 1, 0xFFFF), default=1000)
     parser.add_argument("--mags", type=_bounded("mags", 2, 16), default=4)
     parser.add_argument("--handovers", type=_bounded("handovers", 1, 0xFFFF), default=100)
@@ -90,15 +72,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--window", type=_bounded("window", 1, 1024), default=32, help="PBUs in flight per MAG"
     )
     parser.add_argument("--keep-logs", type=Path, help="copy the LMA log here")
-    parser.add_argument("--json", action="store_true", help="accepted; JSON is always printed")
+    common.add_json_flag(parser)
     args = parser.parse_args(argv)
     if args.handovers > args.mns:
-        raise UsageError(f"--handovers {args.handovers} exceeds --mns {args.mns}")
+        raise common.UsageError(f"--handovers {args.handovers} exceeds --mns {args.mns}")
     return args
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -129,10 +107,7 @@ def write_policy(domain: Domain, mns: int) -> None:
 
 
 def process_usage(pid: int) -> dict:
-    rss_kb = None
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            rss_kb = int(line.split()[1])
+    rss_kb = common.process_memory(pid).get("VmRSS")
     # Fields after the parenthesised command name; utime and stime are 14 and 15.
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
@@ -300,13 +275,8 @@ def measure(domain: Domain, args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = parse_args(argv)
-    except UsageError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return 2
-    if os.geteuid() != 0:
-        print(f"{PROG}: needs root (network namespaces)", file=sys.stderr)
+    args = common.command_line(PROG, parse_args, argv, label="")
+    if args is None:
         return 2
     with tempfile.TemporaryDirectory(prefix="pmip6-scale-") as tmp:
         domain = Domain(Path(tmp), mags=args.mags, buffering=True)
