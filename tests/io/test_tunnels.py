@@ -8,6 +8,7 @@ decapsulates and forwards to the CN.
 
 import asyncio
 import json
+import time
 from ipaddress import IPv6Address, IPv6Network
 
 import pytest
@@ -124,6 +125,9 @@ def test_handoff_replaces_the_route_with_one_message_and_no_deletion(namespaces,
     asyncio.run(attach_mag(ns, 2))
     assert ping(ns["cn"], MN_ADDRESS, count=1)
     monitor = namespaces.spawn(ns["lma"], "ip", "-6", "-ts", "monitor", "route")
+    # `ip monitor` prints nothing once subscribed, so give it time to subscribe
+    # before the change it must see (on a loaded machine it missed it).
+    time.sleep(0.5)
 
     async def handoff():
         # The driver's socket lives in the LMA namespace; reuse it from a new loop.

@@ -88,11 +88,17 @@ def test_a_gap_longer_than_the_buffer_drops_what_is_over_the_limit_in_order(
     domain = domain_factory(buffering=True, extra_lma={"buffering": {"max_packets_per_mn": 500}})
     domain.start_all()
     domain.wait_for(domain.mn_address, "the MN's SLAAC address", timeout=20)
+    drops_before = access_link_drops(domain)
     report = handover_under_traffic(domain, tmp_path / "run", rate=2000, gap=0.6)
     stats = last_buffer(domain)
     assert stats["peak"] == 500
     assert stats["dropped"]["per_mn_packets"] > 0
-    assert report.lost == stats["dropped_total"], (report.to_text(), stats)
+    # Every loss is counted: by the buffer, or by MAG1's kernel at the link break.
+    link_break = access_link_drops(domain) - drops_before
+    assert stats["dropped_total"] <= report.lost <= stats["dropped_total"] + link_break, (
+        report.to_text(),
+        stats,
+    )
     assert (report.reordered, report.duplicates) == (0, 0)
 
 
