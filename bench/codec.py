@@ -79,6 +79,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=1.0,
         help="measuring time per figure (default 1)",
     )
+    common.add_json_flag(parser)
     return parser.parse_args(argv)
 
 

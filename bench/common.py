@@ -79,9 +79,9 @@ def number(
     return parse
 
 
-def error(prog: str, message: object, label: str = "error: ") -> int:
+def error(prog: str, message: object) -> int:
     """Print `PROG: error: message` to stderr; the exit status to return."""
-    print(f"{prog}: {label}{message}", file=sys.stderr)
+    print(f"{prog}: error: {message}", file=sys.stderr)
     return USAGE_EXIT
 
 
@@ -91,17 +91,16 @@ def command_line(
     argv: list[str] | None,
     *,
     root_for: str | None = NAMESPACES,
-    label: str = "error: ",
 ) -> argparse.Namespace | None:
     """The parsed arguments, or None once a one-line error went to stderr (exit status 2):
     a `UsageError` from `parse_args`, or not root while `root_for` names what needs it."""
     try:
         args = parse_args(argv)
     except UsageError as exc:
-        error(prog, exc, label)
+        error(prog, exc)
         return None
     if root_for is not None and os.geteuid() != 0:
-        error(prog, f"needs root ({root_for})", label)
+        error(prog, f"needs root ({root_for})")
         return None
     return args
 

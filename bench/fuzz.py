@@ -642,7 +642,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.command_line(PROG, parse_args, argv, root_for=None, label="")
+    args = common.command_line(PROG, parse_args, argv, root_for=None)
     if args is None:
         return 2
     result = run(args.count, args.seed, common.progress)

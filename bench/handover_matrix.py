@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -42,14 +41,21 @@ def numbers(text: str) -> list[int]:
     return values
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench/handover_matrix.py", description=__doc__)
+PROG = "bench/handover_matrix.py"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = common.parser(PROG, __doc__)
     parser.add_argument("--rates", type=numbers, default=[1000, 5000, 10000])
     parser.add_argument("--gaps-ms", type=numbers, default=[200, 500, 2000])
     common.add_json_flag(parser)
-    args = parser.parse_args(argv)
-    if os.geteuid() != 0:
-        return common.error(parser.prog, "needs root (network namespaces)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = common.command_line(PROG, parse_args, argv)
+    if args is None:
+        return 2
     rows = []
     for rate in args.rates:
         for gap in args.gaps_ms:

@@ -275,7 +275,7 @@ def measure(domain: Domain, args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.command_line(PROG, parse_args, argv, label="")
+    args = common.command_line(PROG, parse_args, argv)
     if args is None:
         return 2
     with tempfile.TemporaryDirectory(prefix="pmip6-scale-") as tmp:
