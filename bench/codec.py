@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -48,7 +47,7 @@ PBA = BindingAcknowledgement(
     status=Status.ACCEPTED, sequence=1, lifetime=3600, proxy=True, options=OPTIONS
 )
 BATCH = 500
-PROG = os.path.basename(sys.argv[0])  # argparse's default prog: "codec.py"
+PROG = "bench/codec.py"
 
 
 def rate(operation: Callable[[], object], seconds: float) -> float:
