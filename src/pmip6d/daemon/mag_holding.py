@@ -20,6 +20,7 @@ from netfilterqueue import Packet
 from pmip6d.config import MagConfig
 from pmip6d.core.buffer import BufferLimits, BufferPool, VerdictAction
 from pmip6d.daemon.eventlog import EventLog
+from pmip6d.daemon.prefix_owners import PrefixOwners
 from pmip6d.io.handback_socket import HandBackSocket
 from pmip6d.io.hold_route import HOLD_DEVICE, HoldRoutes, linkdown_routes_ignored
 from pmip6d.io.nfqueue import COPY_WHOLE, HOLD_CHAIN, BufferRules, PacketQueue
@@ -43,7 +44,7 @@ class MagHolding:
         self.queue: PacketQueue | None = None
         self.socket: HandBackSocket | None = None
         self.counters: Counter[str] = Counter()
-        self._owner: dict[IPv6Network, str] = {}
+        self._owner = PrefixOwners()
         self._holding: set[str] = set()
         self._held: dict[int, bytes] = {}
         self._next_handle = 0
@@ -89,14 +90,14 @@ class MagHolding:
     async def mn_routes_up(self, mn_id: str, prefixes: tuple[IPv6Network, ...]) -> None:
         """The MN is attached here: arm the hold route behind its access route."""
         for prefix in prefixes:
-            self._owner[prefix] = mn_id
+            self._owner.add(prefix, mn_id)
             await self.routes.add(prefix)
 
-    async def mn_routes_down(self, mn_id: str, prefixes: tuple[IPv6Network, ...]) -> None:
+    async def mn_routes_down(self, mn_id: str) -> None:
         """The MN's routes are gone; unless a hold is on for it, so is the hold route."""
         if mn_id in self._holding:
             return
-        await self._disarm(mn_id, prefixes)
+        await self._disarm(mn_id)
         buffer = self.pool.get(mn_id)
         if buffer is not None:
             # Packets caught before the core decided not to hold (holding is off).
@@ -108,7 +109,7 @@ class MagHolding:
         if self.pool.get(mn_id) is None:
             self.pool.open(mn_id, time.time())
 
-    async def hand_back(self, mn_id: str, prefixes: tuple[IPv6Network, ...], lma: IPv6Address):
+    async def hand_back(self, mn_id: str, lma: IPv6Address) -> None:
         now = time.time()
         self._holding.discard(mn_id)
         buffer = self.pool.get(mn_id)
@@ -125,13 +126,11 @@ class MagHolding:
         dropped = buffer.stats(now)["dropped_total"] if buffer is not None else 0
         self.log.emit("handed-back", mn_id=mn_id, packets=len(packets), dropped=dropped)
         self.pool.forget(mn_id)
-        await self._disarm(mn_id, prefixes)
+        await self._disarm(mn_id)
 
-    async def _disarm(self, mn_id: str, prefixes: tuple[IPv6Network, ...]) -> None:
-        for prefix in prefixes:
-            if self._owner.get(prefix) == mn_id:
-                del self._owner[prefix]
-                await self.routes.remove(prefix)
+    async def _disarm(self, mn_id: str) -> None:
+        for prefix in self._owner.remove_mn(mn_id):
+            await self.routes.remove(prefix)
 
     # -- packets routed to the hold device -----------------------------------------------
 
@@ -139,7 +138,7 @@ class MagHolding:
         payload = packet.get_payload()
         # The bytes are all we need: the kernel copy can go at once.
         packet.drop()
-        mn_id = self._owner_of(IPv6Address(payload[24:40])) if len(payload) >= 40 else None
+        mn_id = self._owner.of(payload[24:40])
         if mn_id is None:
             self.counters["hold_unowned"] += 1
             return
@@ -150,12 +149,6 @@ class MagHolding:
         if verdict.action is not VerdictAction.HOLD:
             self._held.pop(self._next_handle)
             self.counters[f"hold_dropped.{verdict.reason}"] += 1
-
-    def _owner_of(self, address: IPv6Address) -> str | None:
-        for prefix, mn_id in self._owner.items():
-            if address in prefix:
-                return mn_id
-        return None
 
     def _discard(self, handles: list[int]) -> None:
         for handle in handles:

@@ -162,7 +162,7 @@ class MagService(ServiceBase):
             await self.tunnels.remove_source_prefix_route(prefix)
             await self.access.remove_access_route(prefix)
         assert self.holding is not None
-        await self.holding.mn_routes_down(action.mn_id, action.prefixes)
+        await self.holding.mn_routes_down(action.mn_id)
 
     def _advertise(self, action: SendRouterAdvertisement) -> None:
         assert self.advertiser is not None
@@ -181,4 +181,4 @@ class MagService(ServiceBase):
 
     async def _hand_back(self, action: HandBackHeld) -> None:
         assert self.holding is not None
-        await self.holding.hand_back(action.mn_id, action.prefixes, action.lma_address)
+        await self.holding.hand_back(action.mn_id, action.lma_address)
