@@ -7,21 +7,23 @@ address is added without duplicate address detection: the same address on
 another MAG is intended, and it must be usable at once.
 """
 
+import errno
 from ipaddress import IPv6Address, IPv6Network
 
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from pmip6d.io.icmpv6 import mac_text
-from pmip6d.io.ownership import AF_INET6, MAIN_TABLE, ROUTE_PROTOCOL
+from pmip6d.io.ownership import (
+    AF_INET6,
+    MAIN_TABLE,
+    ROUTE_PROTOCOL,
+    ignore_existing,
+    ignore_missing,
+)
 from pmip6d.io.router_advertisement import SHARED_LINK_LOCAL
 
 IFA_F_NODAD = 0x02
-EEXIST = 17
-EBUSY = 16
-ENOENT = 2
-EADDRNOTAVAIL = 99
-ESRCH = 3
 
 
 # The kernel's default IPv6 metric, named because the MAG's hold route
@@ -59,14 +61,14 @@ class AccessLinks:
         try:
             await self.ipr.link("set", index=index, address=mac)
         except NetlinkError as error:
-            if error.code != EBUSY:
+            if error.code != errno.EBUSY:
                 raise
             # Drivers without live MAC change need the interface down briefly.
             await self.ipr.link("set", index=index, state="down")
             await self.ipr.link("set", index=index, address=mac)
             await self.ipr.link("set", index=index, state="up")
-        try:
-            await self.ipr.addr(
+        await ignore_existing(
+            self.ipr.addr(
                 "add",
                 index=index,
                 family=AF_INET6,
@@ -74,22 +76,18 @@ class AccessLinks:
                 prefixlen=64,
                 flags=IFA_F_NODAD,
             )
-        except NetlinkError as error:
-            if error.code != EEXIST:
-                raise
+        )
 
     async def withdraw_shared_identity(
         self, ifname: str, link_local: IPv6Address = SHARED_LINK_LOCAL
     ) -> None:
         """Remove the shared link-local address (the MAC stays: the original is not known)."""
         index = await self._index(ifname)
-        try:
-            await self.ipr.addr(
+        await ignore_missing(
+            self.ipr.addr(
                 "del", index=index, family=AF_INET6, address=str(link_local), prefixlen=64
             )
-        except NetlinkError as error:
-            if error.code not in (EADDRNOTAVAIL, ENOENT):
-                raise
+        )
 
     async def route_prefix_to_access(self, prefix: IPv6Network, ifname: str) -> None:
         """Deliver the MN's prefix on its access link (replace: an MN may reattach)."""
@@ -105,8 +103,8 @@ class AccessLinks:
         )
 
     async def remove_access_route(self, prefix: IPv6Network) -> None:
-        try:
-            await self.ipr.route(
+        await ignore_missing(
+            self.ipr.route(
                 "del",
                 family=AF_INET6,
                 dst=str(prefix.network_address),
@@ -115,6 +113,4 @@ class AccessLinks:
                 priority=ACCESS_METRIC,
                 proto=ROUTE_PROTOCOL,
             )
-        except NetlinkError as error:
-            if error.code not in (ENOENT, ESRCH):
-                raise
+        )

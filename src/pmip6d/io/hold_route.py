@@ -19,16 +19,18 @@ from ipaddress import IPv6Network
 from pathlib import Path
 
 from pyroute2 import AsyncIPRoute
-from pyroute2.netlink.exceptions import NetlinkError
 
-from pmip6d.io.ownership import AF_INET6, LINK_NAME_PREFIX, ROUTE_PROTOCOL
+from pmip6d.io.ownership import (
+    AF_INET6,
+    LINK_NAME_PREFIX,
+    ROUTE_PROTOCOL,
+    ignore_existing,
+    ignore_missing,
+)
 
 HOLD_DEVICE = f"{LINK_NAME_PREFIX}hold0"
 HOLD_PEER = f"{LINK_NAME_PREFIX}hold1"
 HOLD_METRIC = 4096
-EEXIST = 17
-ENOENT = 2
-ESRCH = 3
 
 
 def linkdown_routes_ignored(ifname: str) -> bool:
@@ -55,35 +57,20 @@ class HoldRoutes:
             (index,) = await self.ipr.link_lookup(ifname=name)
             await self.ipr.link("set", index=index, state="up")
 
-    async def add(self, prefix: IPv6Network) -> None:
+    def _route(self, prefix: IPv6Network) -> dict:
         assert self._index is not None, "create_device first"
-        try:
-            await self.ipr.route(
-                "add",
-                family=AF_INET6,
-                dst=str(prefix.network_address),
-                dst_len=prefix.prefixlen,
-                oif=self._index,
-                priority=HOLD_METRIC,
-                proto=ROUTE_PROTOCOL,
-            )
-        except NetlinkError as error:
-            if error.code != EEXIST:
-                raise
+        return {
+            "family": AF_INET6,
+            "dst": str(prefix.network_address),
+            "dst_len": prefix.prefixlen,
+            "oif": self._index,
+            "priority": HOLD_METRIC,
+            "proto": ROUTE_PROTOCOL,
+        }
+
+    async def add(self, prefix: IPv6Network) -> None:
+        await ignore_existing(self.ipr.route("add", **self._route(prefix)))
 
     async def remove(self, prefix: IPv6Network) -> None:
-        if self._index is None:
-            return
-        try:
-            await self.ipr.route(
-                "del",
-                family=AF_INET6,
-                dst=str(prefix.network_address),
-                dst_len=prefix.prefixlen,
-                oif=self._index,
-                priority=HOLD_METRIC,
-                proto=ROUTE_PROTOCOL,
-            )
-        except NetlinkError as error:
-            if error.code not in (ENOENT, ESRCH):
-                raise
+        if self._index is not None:
+            await ignore_missing(self.ipr.route("del", **self._route(prefix)))

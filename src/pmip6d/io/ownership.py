@@ -23,6 +23,7 @@ MN to the MAG itself (neighbour discovery, multicast) are still delivered
 locally instead of being tunnelled.
 """
 
+import errno
 import logging
 
 from pyroute2 import AsyncIPRoute
@@ -43,7 +44,24 @@ LINK_NAME_PREFIX = "pmip6-"
 MAIN_TABLE = 254
 LOCAL_TABLE = 255
 KERNEL_LOCAL_RULE_PRIORITY = 0
-ENODEV = 19
+
+
+async def ignore_missing(operation) -> None:
+    """Await a removal; a route, rule, address or link already gone is the desired state."""
+    try:
+        await operation
+    except NetlinkError as error:
+        if error.code not in (errno.ENOENT, errno.ESRCH, errno.EADDRNOTAVAIL):
+            raise
+
+
+async def ignore_existing(operation) -> None:
+    """Await an addition; one already there is the desired state (setup is idempotent)."""
+    try:
+        await operation
+    except NetlinkError as error:
+        if error.code != errno.EEXIST:
+            raise
 
 
 def _rule_table(rule) -> int:
@@ -105,7 +123,7 @@ async def remove_owned_state(ipr: AsyncIPRoute) -> None:
                 await ipr.link("del", index=link["index"])
             except NetlinkError as error:
                 # A veth goes with its peer: the second half may be gone already.
-                if error.code != ENODEV:
+                if error.code != errno.ENODEV:
                     raise
     for route in [r async for r in await ipr.get_routes(family=AF_INET6, proto=ROUTE_PROTOCOL)]:
         log.info("removing owned route %s/%s", route.get("dst"), route["dst_len"])

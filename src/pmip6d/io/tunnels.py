@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 
 DRIVER_CHOICES = ("auto", "seg6", "ip6tnl")
 IPPROTO_IPV6 = 41
-ENOENT = 2
-ESRCH = 3
 
 
 class TunnelError(RuntimeError):
@@ -55,15 +53,6 @@ class TunnelDriver(Protocol):
     async def route_source_prefix_to_peer(self, prefix: IPv6Network, peer: IPv6Address) -> None: ...
 
     async def remove_source_prefix_route(self, prefix: IPv6Network) -> None: ...
-
-
-async def _ignore_missing(operation) -> None:
-    # Removal is idempotent: a route or rule already gone is the desired state.
-    try:
-        await operation
-    except NetlinkError as error:
-        if error.code not in (ENOENT, ESRCH):
-            raise
 
 
 class _PolicyRoutingDriver:
@@ -104,7 +93,7 @@ class _PolicyRoutingDriver:
         await self._verify_route(prefix, MAIN_TABLE)
 
     async def remove_prefix_route(self, prefix: IPv6Network) -> None:
-        await _ignore_missing(
+        await ownership.ignore_missing(
             self.ipr.route(
                 "del",
                 family=AF_INET6,
@@ -161,7 +150,7 @@ class _PolicyRoutingDriver:
         table = self._source_rules.pop(prefix, None)
         if table is None:
             return
-        await _ignore_missing(
+        await ownership.ignore_missing(
             self.ipr.rule(
                 "del",
                 family=AF_INET6,
@@ -179,7 +168,7 @@ class _PolicyRoutingDriver:
         for peer, peer_table in list(self._peer_tables.items()):
             if peer_table == table:
                 del self._peer_tables[peer]
-        await _ignore_missing(
+        await ownership.ignore_missing(
             self.ipr.route(
                 "del", family=AF_INET6, dst="::", dst_len=0, table=table, proto=ROUTE_PROTOCOL
             )
@@ -277,20 +266,16 @@ class Seg6Driver(_PolicyRoutingDriver):
             "priority": ownership.DECAP_RULE_PRIORITY,
         }
         if command == "add":
-            try:
-                await self.ipr.rule("add", **rule)
-            except NetlinkError as error:
-                if error.code != 17:  # EEXIST: enable is idempotent
-                    raise
+            await ownership.ignore_existing(self.ipr.rule("add", **rule))
         else:
-            await _ignore_missing(self.ipr.rule("del", **rule))
+            await ownership.ignore_missing(self.ipr.rule("del", **rule))
 
     async def disable_decapsulation(self) -> None:
         if self.local_address is None:
             return
         await ownership.restore_local_rule(self.ipr)
         await self._decap_rule("del", self.local_address)
-        await _ignore_missing(
+        await ownership.ignore_missing(
             self.ipr.route(
                 "del",
                 family=AF_INET6,
