@@ -188,30 +188,24 @@ def _run_id(path, header: dict[str, Any], optional: bool) -> int | None:
 
 
 def read_send_log(path: str | Path) -> SendLog:
-    header, summary, rows = _read_framed(path, SEND_KIND, SEND_COLUMNS)
-    log = SendLog(run_id=_run_id(path, header, optional=False))
-    log.meta = {k: v for k, v in header.items() if k not in ("format", "run_id")}
-    log.summary = summary
-    for number, fields in rows:
-        if len(fields) != 3:
-            raise LogFormatError(f"{path}:{number}: expected 3 fields, got {len(fields)}")
-        try:
-            log.append(int(fields[0]), int(fields[1]), _error_code(fields[2]))
-        except (ValueError, OverflowError) as exc:
-            raise LogFormatError(f"{path}:{number}: {exc}") from None
-    return log
+    return _read(SendLog, path, SEND_KIND, SEND_COLUMNS, optional_run_id=False, third=_error_code)
 
 
 def read_receive_log(path: str | Path) -> ReceiveLog:
-    header, summary, rows = _read_framed(path, RECEIVE_KIND, RECEIVE_COLUMNS)
-    log = ReceiveLog(run_id=_run_id(path, header, optional=True))
+    return _read(ReceiveLog, path, RECEIVE_KIND, RECEIVE_COLUMNS, optional_run_id=True, third=int)
+
+
+def _read(cls, path, kind: str, columns, *, optional_run_id: bool, third):
+    """One framed log of `cls`: three fields a row, the third converted by `third`."""
+    header, summary, rows = _read_framed(path, kind, columns)
+    log = cls(run_id=_run_id(path, header, optional=optional_run_id))
     log.meta = {k: v for k, v in header.items() if k not in ("format", "run_id")}
     log.summary = summary
     for number, fields in rows:
         if len(fields) != 3:
             raise LogFormatError(f"{path}:{number}: expected 3 fields, got {len(fields)}")
         try:
-            log.append(int(fields[0]), int(fields[1]), int(fields[2]))
+            log.append(int(fields[0]), int(fields[1]), third(fields[2]))
         except (ValueError, OverflowError) as exc:
             raise LogFormatError(f"{path}:{number}: {exc}") from None
     return log
