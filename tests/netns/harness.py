@@ -383,6 +383,13 @@ class Domain:
                 continue
         return events
 
+    def access_link_drops(self, node: str, ifname: str = "eth2") -> int:
+        """Packets the kernel dropped on transmit at a MAG's access interface: a veth
+        whose peer went down drops what was already past routing (the one loss at a
+        link break that no buffer can reach, docs/buffering.md)."""
+        out = self.exec(node, "cat", f"/sys/class/net/{ifname}/statistics/tx_dropped").stdout
+        return int(out)
+
     # -- the mobile node ----------------------------------------------------
 
     def mn_address(self) -> IPv6Address | None:

@@ -28,14 +28,8 @@ def held_prefixes(domain, node="lma") -> list[str]:
     return [line for line in rules.splitlines() if line.startswith("-A PMIP6-BUFFER -d")]
 
 
-def access_link_drops(domain, node="mag1") -> int:
-    """Packets the kernel dropped on a MAG's access interface (TX dropped)."""
-    out = domain.exec(node, "cat", "/sys/class/net/eth2/statistics/tx_dropped").stdout
-    return int(out)
-
-
 def test_buffered_handover_at_1000pps_with_a_300ms_gap_loses_nothing(buffered, tmp_path):
-    drops_before = access_link_drops(buffered)
+    drops_before = buffered.access_link_drops("mag1")
     report = handover_under_traffic(buffered, tmp_path / "run", rate=1000, gap=0.3)
     assert report.sent >= 3000
     assert (report.reordered, report.duplicates) == (0, 0), report.to_text()
@@ -43,7 +37,7 @@ def test_buffered_handover_at_1000pps_with_a_300ms_gap_loses_nothing(buffered, t
     # reach is a packet already inside MAG1's access interface at the instant
     # the link breaks, which the kernel counts as TX dropped there (at most a
     # packet or two, and rarely at this rate; docs/buffering.md, "Measured").
-    assert report.lost <= access_link_drops(buffered) - drops_before, report.to_text()
+    assert report.lost <= buffered.access_link_drops("mag1") - drops_before, report.to_text()
     assert report.lost <= 2, report.to_text()
     assert report.longest_interruption_ms >= 300  # the gap was really there
     stats = last_buffer(buffered)
@@ -75,9 +69,9 @@ def test_a_lost_deregistration_pbu_still_loses_nothing(buffered, tmp_path):
         "mag1", "ip6tables", "-A", "OUTPUT", "-p", "135", "-m", "statistic",
         "--mode", "nth", "--every", "1000000", "--packet", "0", "-j", "DROP",
     )  # fmt: skip
-    drops_before = access_link_drops(buffered)
+    drops_before = buffered.access_link_drops("mag1")
     report = handover_under_traffic(buffered, tmp_path / "run", rate=1000, gap=0.3, tail=2.5)
-    assert report.lost <= access_link_drops(buffered) - drops_before, report.to_text()
+    assert report.lost <= buffered.access_link_drops("mag1") - drops_before, report.to_text()
     assert report.duplicates == 0
     assert buffered.ctl("mag1", "status")["counters"]["retransmissions"] >= 1
 
@@ -88,13 +82,13 @@ def test_a_gap_longer_than_the_buffer_drops_what_is_over_the_limit_in_order(
     domain = domain_factory(buffering=True, extra_lma={"buffering": {"max_packets_per_mn": 500}})
     domain.start_all()
     domain.wait_for(domain.mn_address, "the MN's SLAAC address", timeout=20)
-    drops_before = access_link_drops(domain)
+    drops_before = domain.access_link_drops("mag1")
     report = handover_under_traffic(domain, tmp_path / "run", rate=2000, gap=0.6)
     stats = last_buffer(domain)
     assert stats["peak"] == 500
     assert stats["dropped"]["per_mn_packets"] > 0
     # Every loss is counted: by the buffer, or by MAG1's kernel at the link break.
-    link_break = access_link_drops(domain) - drops_before
+    link_break = domain.access_link_drops("mag1") - drops_before
     assert stats["dropped_total"] <= report.lost <= stats["dropped_total"] + link_break, (
         report.to_text(),
         stats,

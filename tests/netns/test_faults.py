@@ -7,7 +7,6 @@ tests assert only what must hold (no timing bounds beyond generous ones).
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 from pathlib import Path
@@ -118,13 +117,6 @@ def silent_between(arrivals: list[int], start_ns: int, end_ns: int) -> bool:
     return not any(start_ns < t < end_ns for t in arrivals)
 
 
-def tx_dropped(domain: Domain, node: str, ifname: str = "eth2") -> int:
-    """Packets the kernel dropped on transmit at `node`'s interface (a veth whose peer
-    is down drops what is already past routing)."""
-    out = domain.ip(node, "-s", "-j", "link", "show", ifname).stdout
-    return json.loads(out)[0]["stats64"]["tx"]["dropped"]
-
-
 def running(domain: Domain) -> bool:
     return all(d.process is not None and d.process.poll() is None for d in domain.daemons.values())
 
@@ -178,7 +170,7 @@ def repeated_handovers(
     acknowledged. The stream lasts 1 + handovers x per_handover + 3 s."""
     durations: list[float] = []
     completed: list[int] = []
-    access_drops = {mag: tx_dropped(domain, mag) for mag in domain.mag_names}
+    access_drops = {mag: domain.access_link_drops(mag) for mag in domain.mag_names}
 
     def during() -> None:
         at = 1
@@ -226,7 +218,7 @@ def repeated_handovers(
         "handover_s": durations,
         "signalling": signalling_counts(domain),
         # Packets past routing at the old MAG when the link went: lost to any buffer.
-        "access_link_drops": sum(tx_dropped(domain, m) - n for m, n in access_drops.items()),
+        "access_link_drops": sum(domain.access_link_drops(m) - n for m, n in access_drops.items()),
         # Why packets can arrive out of order (docs/buffering.md): the new MAG's PBU
         # reached the LMA before the old MAG's de-registration (handoff), or the
         # old MAG's hand-back came after the release had begun (handed_back_late).
@@ -429,7 +421,7 @@ def test_mag_killed_with_the_mn_attached_recovers_after_a_solicitation(domain_fa
 def overload(domain: Domain, workdir: Path, rate: float, gap: float) -> dict:
     """One handover with a link gap longer than the LMA's buffer holds."""
     before = lma_memory(domain)
-    access_drops = tx_dropped(domain, "mag1")
+    access_drops = domain.access_link_drops("mag1")
     report = handover_under_traffic(domain, workdir, rate, gap, lead=1.0, tail=3.0)
     return {
         "report": report,
@@ -438,7 +430,7 @@ def overload(domain: Domain, workdir: Path, rate: float, gap: float) -> dict:
         "rss_after": lma_memory(domain),
         # Packets past routing at MAG1 when the MN's link went down: dropped by the
         # kernel on the dead access link, beyond any buffer (docs/buffering.md).
-        "access_link_drops": tx_dropped(domain, "mag1") - access_drops,
+        "access_link_drops": domain.access_link_drops("mag1") - access_drops,
     }
 
 
