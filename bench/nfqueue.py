@@ -22,7 +22,8 @@ Both rates are packets per CPU-second of the rtr worker thread
 inside each verdict syscall), summed over the queue-processing calls only:
 waiting in select and the ip6tables rule changes are excluded. A buffered
 packet is counted once, its hold and its release CPU both charged to it.
-dst counts distinct sequence numbers; a run that loses a packet exits 1.
+dst counts distinct and out-of-order sequence numbers; a run that loses or
+reorders a packet exits 1.
 
 Needs root. Progress goes to stderr; one JSON object is the last line of stdout.
 """
@@ -137,7 +138,8 @@ def worker_recv(packets: int) -> None:
     sock.setsockopt(socket.SOL_SOCKET, 33, RCVBUF_DST)  # SO_RCVBUFFORCE (root)
     sock.bind((DST_ADDR, PORT))
     seen = bytearray(packets)
-    received = duplicates = 0
+    received = duplicates = reordered = 0
+    highest = -1
     first = last = None
     buf = bytearray(2048)
     print("ready", flush=True)
@@ -158,11 +160,23 @@ def worker_recv(packets: int) -> None:
             continue
         if seen[seq]:
             duplicates += 1
-        else:
-            seen[seq] = 1
-            received += 1
+            continue
+        seen[seq] = 1
+        received += 1
+        if seq < highest:
+            reordered += 1
+        highest = max(highest, seq)
     wall = (last - first) if first is not None and last is not None else None
-    print(json.dumps({"received": received, "duplicates": duplicates, "seconds": wall}))
+    print(
+        json.dumps(
+            {
+                "received": received,
+                "duplicates": duplicates,
+                "reordered": reordered,
+                "seconds": wall,
+            }
+        )
+    )
 
 
 class _Commands:
@@ -511,6 +525,9 @@ def bench(args: argparse.Namespace) -> tuple[dict, bool]:
         "queue_drops_raw": raw["rtr"]["kernel_drops"],
         "queue_drops_buffered": b["kernel_drops"],
         "duplicates": raw["dst"]["duplicates"] + buffered["dst"]["duplicates"],
+        # Arrived after a higher sequence number (the sender sends in order).
+        "reordered_raw": raw["dst"]["reordered"],
+        "reordered_buffered": buffered["dst"]["reordered"],
         "raw_cpu_s": round(raw["rtr"]["cpu_s"], 4),
         "buffered_hold_cpu_s": round(b["hold_cpu_s"], 4),
         "buffered_release_cpu_s": round(b["release_cpu_s"], 4),
@@ -526,7 +543,11 @@ def bench(args: argparse.Namespace) -> tuple[dict, bool]:
         "release_wall_pps": _pps(b["released"], b["release_wall_s"]),
         "dst_release_pps": _pps(buffered["dst"]["received"], buffered["dst"]["seconds"]),
     }
-    complete = result["received_raw"] == n and result["received_buffered"] == n
+    complete = (
+        result["received_raw"] == n
+        and result["received_buffered"] == n
+        and result["reordered_buffered"] == 0
+    )
     return result, complete
 
 
@@ -548,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
         return common.error(PROG, "needs root (network namespaces, ip6tables)")
     result, complete = bench(args)
     if not complete:
-        progress("dst did not receive every packet in both phases: the figures are suspect")
+        progress("dst missed packets or got buffered ones out of order: the figures are suspect")
     print(json.dumps(result))
     return 0 if complete else 1
 

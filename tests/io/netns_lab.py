@@ -12,7 +12,6 @@ import time
 from pyroute2 import AsyncIPRoute
 from pyroute2.netns import popns, pushns
 
-PYTHON = os.environ.get("PMIP6_TEST_PYTHON", "/work/main/.venv/bin/python")
 _serial = itertools.count()
 
 

@@ -1,6 +1,7 @@
 """Holding an MN's packets at the LMA across a handover and releasing them to the new MAG."""
 
 import asyncio
+import io
 import select
 import socket
 import time
@@ -21,6 +22,9 @@ from netns_lab import (
     tshark_fields,
 )
 
+from pmip6d.config import BufferingConfig, ProtocolConstants
+from pmip6d.daemon.eventlog import EventLog
+from pmip6d.daemon.lma_buffering import LmaBuffering
 from pmip6d.io.nfqueue import BUFFER_CHAIN, BufferRules, PacketQueue
 from pmip6d.io.tunnels import Seg6Driver
 
@@ -120,6 +124,80 @@ def test_packets_held_during_handover_reach_the_mn_through_the_new_mag(namespace
     tunnelled = tshark_fields(pcap, "udp", "ipv6.dst")
     assert len(tunnelled) == DATAGRAMS + 1
     assert all(dst == f"{mag_address(2)},{MN_ADDRESS}" for (dst,) in tunnelled)
+
+
+def test_a_batch_verdict_releases_exactly_the_packets_up_to_its_id_in_order(path):
+    ns = path
+    held = []
+    with entered(ns["lma"]):
+        rules = BufferRules()
+        rules.install()
+        queue = PacketQueue(QUEUE, held.append)  # no verdict in the callback: held
+    with entered(ns["mn"]):
+        receiver = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        receiver.bind(("::", PORT))
+    with entered(ns["cn"]):
+        sender = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+
+    with queue, receiver, sender:
+        with entered(ns["lma"]):
+            rules.hold_prefix(PREFIX, QUEUE)
+        for number in range(DATAGRAMS):
+            sender.sendto(str(number).encode(), (MN_ADDRESS, PORT))
+        pump(queue, lambda: len(held) == DATAGRAMS, 3)
+        assert len(held) == DATAGRAMS
+        assert [p.id for p in held] == sorted(p.id for p in held)
+
+        queue.accept_through(held[5].id)
+        first = receive_all(receiver, 0.5)
+        queue.accept_through(held[-1].id)
+        rest = receive_all(receiver, 1)
+
+    assert first == list(range(6))
+    assert rest == list(range(6, DATAGRAMS))
+
+
+def test_the_lma_buffer_releases_one_mn_without_letting_another_mns_packets_go(path):
+    """Two MNs held on one queue, interleaved: releasing the second one's packets
+    must not batch-accept the first one's (older) packets, which stay held."""
+    ns = path
+    halves = list(PREFIX.subnets(new_prefix=65))
+    second_address = str(halves[1].network_address + 5)
+    in_ns(ns["mn"], "ip", "-6", "address", "add", f"{second_address}/65", "dev", "br0", "nodad")
+    config = BufferingConfig(expect_hand_back=False, queue_num=QUEUE)
+    buffering = LmaBuffering(config, ProtocolConstants(), EventLog("lma", stream=io.StringIO()))
+    with entered(ns["mn"]):
+        receiver = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        receiver.bind(("::", PORT))
+    with entered(ns["cn"]):
+        sender = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+
+    with receiver, sender, entered(ns["lma"]):
+        buffering.start()
+        try:
+            now = time.time()
+            buffering.start_buffering("first", (halves[0],), now)
+            buffering.start_buffering("second", (halves[1],), now)
+            for number in range(5):
+                sender.sendto(str(number).encode(), (MN_ADDRESS, PORT))
+                sender.sendto(str(100 + number).encode(), (second_address, PORT))
+            deadline = time.monotonic() + 3
+            while buffering.pool.usage.packets < 10 and time.monotonic() < deadline:
+                if select.select([buffering.fileno()], [], [], 0.2)[0]:
+                    buffering.readable()
+            assert buffering.pool.usage.packets == 10
+
+            buffering.release("second", time.time())
+            second_only = receive_all(receiver, 0.5)
+            buffering.release("first", time.time())
+            first_after = receive_all(receiver, 1)
+        finally:
+            buffering.shutdown()
+
+    assert second_only == [100, 101, 102, 103, 104]
+    assert first_after == [0, 1, 2, 3, 4]
+    # Five single verdicts for the second MN, one batch for the first.
+    assert buffering.counters["verdict_messages"] == 6
 
 
 def test_cleanup_removes_our_chain_and_keeps_other_rules(path):

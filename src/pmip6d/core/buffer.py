@@ -159,12 +159,19 @@ class ArrivalRateEstimator:
         self._seconds = 0.0
 
     def observe(self, now: float) -> None:
-        if self._last is not None:
-            interval = max(0.0, now - self._last)
-            decay = math.exp(-interval / self.window)
-            self._packets = self._packets * decay + 1.0
-            self._seconds = self._seconds * decay + interval
-        self._last = now if self._last is None else max(self._last, now)
+        last = self._last
+        if last is None:
+            self._last = now
+            return
+        if now <= last:
+            # Read in the same burst: a packet, no time (and no decay to compute).
+            self._packets += 1.0
+            return
+        interval = now - last
+        decay = math.exp(-interval / self.window)
+        self._packets = self._packets * decay + 1.0
+        self._seconds = self._seconds * decay + interval
+        self._last = now
 
     @property
     def rate_pps(self) -> float | None:
@@ -511,11 +518,14 @@ class HandoverBuffer:
             self._queue.append(entry)  # the common case, and O(1) unlike insert
         else:
             self._queue.insert(position, entry)
+        # Runs once per held packet: plain comparisons, not max() calls.
         self._bytes += entry.size
         self.usage.packets += 1
         self.usage.bytes += entry.size
-        self.peak = max(self.peak, len(self._queue))
-        self.peak_bytes = max(self.peak_bytes, self._bytes)
+        if len(self._queue) > self.peak:
+            self.peak = len(self._queue)
+        if self._bytes > self.peak_bytes:
+            self.peak_bytes = self._bytes
 
     def _dequeue(self) -> Handle:
         entry = self._queue.popleft()

@@ -1,17 +1,19 @@
 """The LMA's handover buffer: the pure engine (core/buffer.py) driven by NFQUEUE.
 
-Kernel packets stay in the kernel while held (NFQUEUE, `retain`) and are
-released with `accept`, which routes them with the routing table of that
-moment: into the tunnel to the new MAG. Packets handed back by the previous
-MAG arrive as bytes and are released through the packet injector. Both kinds
-share one handle space, so the engine orders them together.
+Kernel packets stay in the kernel while held (NFQUEUE, no verdict yet) and
+are released with an accept verdict, which routes them with the routing table
+of that moment: into the tunnel to the new MAG. A run of released packets that
+are the oldest still awaiting a verdict goes out with one batch verdict, so a
+backlog costs one message, not one syscall per packet. Packets handed back by
+the previous MAG arrive as bytes and are released through the packet injector.
+Both kinds share one handle space, so the engine orders them together.
 """
 
 from __future__ import annotations
 
 import struct
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from ipaddress import IPv6Network
 from typing import Any
 
@@ -65,7 +67,11 @@ class LmaBuffering:
         self.injector: PacketInjector | None = None
         self.counters: Counter[str] = Counter()
         self._owner = PrefixOwners()
-        self._held: dict[int, Packet | bytes] = {}
+        # Packets awaiting a verdict, oldest (lowest kernel id) first: handles are
+        # given in callback order, which is the queue's id order. OrderedDict,
+        # because finding the oldest after popping from the front is O(1) there.
+        self._in_kernel: OrderedDict[int, Packet] = OrderedDict()
+        self._handed_back: dict[int, bytes] = {}
         # The figures of each MN's last closed buffer, for pmip6ctl and benchmarks.
         self.last_closed: dict[str, dict[str, Any]] = {}
         self._next_handle = 0
@@ -92,8 +98,7 @@ class LmaBuffering:
         # Fail open: whatever is still held goes on its way.
         for buffer in list(self.pool):
             self._forward(buffer.discard(0.0))
-        for handle in list(self._held):
-            self._forward([handle])
+        self._forward([*self._handed_back, *self._in_kernel])
         self.rules.cleanup()
         if self.queue is not None:
             self.queue.close()
@@ -161,11 +166,9 @@ class LmaBuffering:
             return
         handle = self._new_handle(packet)
         verdict = buffer.hold(handle, packet_size(payload), _now())
-        if verdict.action is VerdictAction.HOLD:
-            packet.retain()
-        elif verdict.action is VerdictAction.RELEASE:
+        if verdict.action is VerdictAction.RELEASE:
             self._forward([handle])
-        else:
+        elif verdict.action is VerdictAction.DROP:
             self.counters[f"dropped.{verdict.reason}"] += 1
             self._drop([handle])
 
@@ -197,22 +200,48 @@ class LmaBuffering:
 
     def _new_handle(self, item: Packet | bytes) -> int:
         self._next_handle += 1
-        self._held[self._next_handle] = item
+        if isinstance(item, bytes):
+            self._handed_back[self._next_handle] = item
+        else:
+            self._in_kernel[self._next_handle] = item
         return self._next_handle
 
     def _forward(self, handles: list[int]) -> None:
+        """Forward in the given order. Consecutive handles that are each the oldest
+        packet still in the kernel form a prefix of the queue: one batch verdict."""
+        batch_newest: Packet | None = None
+        batch_size = 0
         for handle in handles:
-            item = self._held.pop(handle)
-            if isinstance(item, bytes):
-                self._inject(item)
+            packet = self._in_kernel.get(handle)
+            if packet is None:
+                self._accept_batch(batch_newest, batch_size)
+                batch_newest, batch_size = None, 0
+                self._inject(self._handed_back.pop(handle))
+                continue
+            oldest = next(iter(self._in_kernel))
+            del self._in_kernel[handle]
+            if handle == oldest:
+                batch_newest, batch_size = packet, batch_size + 1
             else:
-                item.accept()
+                self._accept_batch(batch_newest, batch_size)
+                batch_newest, batch_size = None, 0
+                self._accept_batch(packet, 1)
+        self._accept_batch(batch_newest, batch_size)
+
+    def _accept_batch(self, newest: Packet | None, size: int) -> None:
+        if newest is None:
+            return
+        if size == 1:
+            newest.accept()
+        else:
+            assert self.queue is not None
+            self.queue.accept_through(newest.id)
+        self.counters["verdict_messages"] += 1
 
     def _drop(self, handles: list[int]) -> None:
         for handle in handles:
-            item = self._held.pop(handle)
-            if not isinstance(item, bytes):
-                item.drop()
+            if self._handed_back.pop(handle, None) is None:
+                self._in_kernel.pop(handle).drop()
 
     def _inject(self, packet: bytes) -> None:
         assert self.injector is not None

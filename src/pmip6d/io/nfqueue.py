@@ -16,10 +16,16 @@ the nft-native queue statement is missing from the kernels we target.
 
 ``PacketQueue`` wraps NetfilterQueue: register ``fileno()`` with
 ``loop.add_reader(fd, queue.process)``; the callback gets each packet and
-may ``retain()`` it to ``accept()`` later. The held packets stay in the
-kernel; only their first COPY_RANGE octets cross to user space.
+may keep the Packet to ``accept()`` it later (no ``retain()``: that copies
+the payload, and a verdict needs only the packet id). The held packets stay
+in the kernel; only their first COPY_RANGE octets cross to user space.
+``accept_through(packet_id)`` accepts every packet of the queue up to that id
+with one message (see there).
 """
 
+import os
+import socket
+import struct
 import subprocess
 from collections.abc import Callable
 from ipaddress import IPv6Network
@@ -40,6 +46,27 @@ COPY_RANGE = 128
 COPY_WHOLE = 65535
 # Room in the netlink socket for a burst of queued packets while the daemon is busy.
 SOCKET_BYTES = 8 * 1024 * 1024
+
+
+# nfnetlink_queue (linux/netfilter/nfnetlink_queue.h): a batch verdict, one
+# message for every queued packet up to an id.
+_NFNL_SUBSYS_QUEUE = 3
+_NFQNL_MSG_VERDICT_BATCH = 3
+_NFQA_VERDICT_HDR = 2
+_NF_ACCEPT = 1
+_NLM_F_REQUEST = 1
+
+
+def verdict_batch_message(queue_num: int, packet_id: int, verdict: int = _NF_ACCEPT) -> bytes:
+    """NFQNL_MSG_VERDICT_BATCH: nlmsghdr, nfgenmsg (AF_UNSPEC, version 0, queue
+    number), one NFQA_VERDICT_HDR attribute (verdict, id; both big-endian)."""
+    attribute = struct.pack("=HH", 12, _NFQA_VERDICT_HDR) + struct.pack("!II", verdict, packet_id)
+    family = struct.pack("=BBH", socket.AF_UNSPEC, 0, socket.htons(queue_num))
+    length = 16 + len(family) + len(attribute)
+    header = struct.pack(
+        "=IHHII", length, (_NFNL_SUBSYS_QUEUE << 8) | _NFQNL_MSG_VERDICT_BATCH, _NLM_F_REQUEST, 0, 0
+    )
+    return header + family + attribute
 
 
 class BufferRuleError(RuntimeError):
@@ -135,6 +162,20 @@ class PacketQueue:
     def process(self) -> None:
         """Hand every waiting packet to the callback, without blocking."""
         self._queue.run(block=False)
+
+    def accept_through(self, packet_id: int) -> None:
+        """Accept every packet of this queue still awaiting a verdict whose id is
+        ``packet_id`` or older, in queue order, with one netlink message.
+
+        The caller must own all of them (ids are per queue, in arrival order).
+        NetfilterQueue 1.1 has only per-packet verdicts, one syscall each, which
+        made releasing a backlog cost more than holding it; the batch verdict is
+        one fixed 32-octet message, written to the queue's own netlink socket
+        (the kernel takes verdicts only from the socket bound to the queue, and
+        an unconnected netlink socket writes to the kernel). The Packet objects
+        of these ids must not get a verdict of their own afterwards.
+        """
+        os.write(self._queue.get_fd(), verdict_batch_message(self.queue_num, packet_id))
 
     def close(self) -> None:
         self._queue.unbind()
