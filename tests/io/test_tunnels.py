@@ -170,6 +170,22 @@ def test_removing_the_routes_stops_the_data_path(namespaces):
         assert "proto 157" not in routes
 
 
+def test_a_route_change_after_the_interface_toward_the_peer_went_looks_it_up_again(namespaces):
+    ns = build_pmip_path(namespaces, mag_count=2)
+    mag1 = mag_address(1)
+
+    async def scenario() -> None:
+        lma, _mag = await set_up_tunnel(ns)  # caches the interface toward MAG1
+        # MAG1 now reachable through another interface only; the cached one is gone.
+        in_ns(ns["lma"], "ip", "-6", "route", "add", f"{mag1}/128", "dev", "mag2")
+        in_ns(ns["lma"], "ip", "link", "del", "mag1")
+        await lma.route_prefix_to_peer(PREFIX, IPv6Address(mag1))
+
+    asyncio.run(scenario())
+    route = in_ns(ns["lma"], "ip", "-6", "route", "show", MN_PREFIX).stdout
+    assert "dev mag2" in route and "proto 157" in route, route
+
+
 def test_a_seg6_route_in_plain_encap_mode_is_refused(namespaces, monkeypatch):
     ns = build_pmip_path(namespaces)
     # Simulate a pyroute2 without the compat patch: the mode name is unknown.

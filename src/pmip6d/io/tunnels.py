@@ -68,6 +68,7 @@ class _PolicyRoutingDriver:
         self.local_address: IPv6Address | None = None
         self._peer_tables: dict[IPv6Address, int] = {}
         self._source_rules: dict[IPv6Network, int] = {}
+        self._oifs: dict[IPv6Address, int] = {}
 
     async def _toward_peer(self, peer: IPv6Address) -> dict:
         raise NotImplementedError
@@ -81,15 +82,22 @@ class _PolicyRoutingDriver:
         One RTM_NEWROUTE with NLM_F_REPLACE, so a handoff swaps the route in
         place: there is no moment without a route to the prefix.
         """
-        await self.ipr.route(
-            "replace",
-            family=AF_INET6,
-            dst=str(prefix.network_address),
-            dst_len=prefix.prefixlen,
-            table=MAIN_TABLE,
-            proto=ROUTE_PROTOCOL,
-            **await self._toward_peer(peer),
-        )
+        for attempt in range(2):
+            try:
+                await self.ipr.route(
+                    "replace",
+                    family=AF_INET6,
+                    dst=str(prefix.network_address),
+                    dst_len=prefix.prefixlen,
+                    table=MAIN_TABLE,
+                    proto=ROUTE_PROTOCOL,
+                    **await self._toward_peer(peer),
+                )
+                break
+            except NetlinkError:
+                # The cached interface toward the peer may be gone: look it up again.
+                if attempt or not self._forget_oif(peer):
+                    raise
         await self._verify_route(prefix, MAIN_TABLE)
 
     async def remove_prefix_route(self, prefix: IPv6Network) -> None:
@@ -181,8 +189,18 @@ class _PolicyRoutingDriver:
         raise TunnelError(f"{address} is not configured on any interface")
 
     async def _oif_toward(self, peer: IPv6Address) -> int:
-        routes = await self.ipr.route("get", family=AF_INET6, dst=str(peer))
-        return routes[0].get("oif")
+        """The interface toward `peer`, looked up once per peer: a route lookup is a
+        netlink round trip on every handover's critical path. The encapsulated
+        packet is routed again by its outer destination, so this only names a
+        device that exists; `_forget_oif` drops it when a route change fails."""
+        oif = self._oifs.get(peer)
+        if oif is None:
+            routes = await self.ipr.route("get", family=AF_INET6, dst=str(peer))
+            oif = self._oifs[peer] = routes[0].get("oif")
+        return oif
+
+    def _forget_oif(self, peer: IPv6Address) -> bool:
+        return self._oifs.pop(peer, None) is not None
 
 
 class Seg6Driver(_PolicyRoutingDriver):
