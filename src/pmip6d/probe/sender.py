@@ -2,9 +2,12 @@
 
 Pacing uses absolute deadlines on the monotonic clock: datagram ``n`` is due at
 ``start + n * 1e9 / rate`` ns. Sleeping ``1/rate`` per datagram would accumulate
-the scheduler's lateness; absolute deadlines do not. Python's sleep cannot wake
-precisely at 100 us intervals, so the last stretch before a deadline is a busy
-wait. When the sender falls behind (descheduled, slow send), it sends the overdue
+the scheduler's lateness; absolute deadlines do not. The sender sleeps until
+50 us before each deadline and busy-waits only that last stretch: a sender
+that spins through whole intervals takes a core for itself, and on a small
+machine that CPU is taken from the daemons whose handover it measures. At
+high rates a sleep overshoots the interval, and the datagrams due by then go
+back to back (micro-bursts of one or two at 10,000/s). When the sender falls behind (descheduled, slow send), it sends the overdue
 datagrams back to back and counts them as late, so the schedule is kept on average.
 
 A failing send (no route during a handover, ENOBUFS under a burst, ...) is recorded
@@ -24,9 +27,9 @@ from pmip6d.probe.logs import SendLog
 from pmip6d.probe.packet import DEFAULT_SIZE, make_buffer, write_header
 
 # Sleep only when the next deadline is further than this; below it, spin.
-_SPIN_THRESHOLD_NS = 1_500_000
-# Wake this long before the deadline to absorb the kernel's timer slack.
-_SLEEP_MARGIN_NS = 1_000_000
+_SPIN_THRESHOLD_NS = 60_000
+# Wake this long before the deadline to absorb the kernel's timer slack (50 us).
+_SLEEP_MARGIN_NS = 50_000
 # A datagram later than this behind its deadline counts as late (sent to catch up).
 LATE_THRESHOLD_NS = 1_000_000
 # Catching up may run past the nominal duration by at most this much.
