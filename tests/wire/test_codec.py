@@ -15,6 +15,7 @@ from pmip6d.wire import (
     BindingUpdate,
     Handoff,
     HandoffIndicator,
+    Heartbeat,
     HomeNetworkPrefix,
     LinkLocalAddress,
     MobileNodeIdentifier,
@@ -23,6 +24,7 @@ from pmip6d.wire import (
     Pad1,
     PadN,
     ProtocolError,
+    RestartCounter,
     Status,
     Timestamp,
     decode,
@@ -33,7 +35,7 @@ SRC, DST = "2001:db8::2", "2001:db8::1"
 
 
 def test_registries_map_rfc_type_codes_to_classes() -> None:
-    assert MESSAGE_CLASSES == {5: BindingUpdate, 6: BindingAcknowledgement}
+    assert MESSAGE_CLASSES == {5: BindingUpdate, 6: BindingAcknowledgement, 13: Heartbeat}
     assert OPTION_CLASSES == {
         0: Pad1,
         1: PadN,
@@ -44,6 +46,7 @@ def test_registries_map_rfc_type_codes_to_classes() -> None:
         25: MobileNodeLinkLayerIdentifier,
         26: LinkLocalAddress,
         27: Timestamp,
+        28: RestartCounter,
     }
 
 

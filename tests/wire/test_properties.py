@@ -12,12 +12,14 @@ from pmip6d.wire import (
     BindingAcknowledgement,
     BindingUpdate,
     HandoffIndicator,
+    Heartbeat,
     HomeNetworkPrefix,
     LinkLocalAddress,
     MobileNodeIdentifier,
     MobileNodeLinkLayerIdentifier,
     MobilityMessage,
     ProtocolError,
+    RestartCounter,
     Timestamp,
     decode,
     encode,
@@ -42,6 +44,7 @@ options = st.one_of(
     st.binary(min_size=1, max_size=32).map(MobileNodeLinkLayerIdentifier),
     addresses.map(LinkLocalAddress),
     st.integers(0, (1 << 64) - 1).map(Timestamp),
+    st.integers(0, 0xFFFFFFFF).map(RestartCounter),
 )
 lifetimes = st.integers(0, MAX_LIFETIME // 4).map(lambda units: units * 4)
 flag = st.booleans()
@@ -65,7 +68,15 @@ binding_updates = st.builds(
 binding_acks = st.builds(
     BindingAcknowledgement, status=octet, key_mgmt=flag, router=flag, proxy=flag, **common
 )
-messages = st.one_of(binding_updates, binding_acks)
+heartbeats = st.builds(
+    Heartbeat,
+    sequence=st.integers(0, 0xFFFFFFFF),
+    unsolicited=flag,
+    response=flag,
+    options=st.lists(options, max_size=8),
+    checksum=st.integers(0, 0xFFFF),
+)
+messages = st.one_of(binding_updates, binding_acks, heartbeats)
 
 
 @given(messages)
@@ -114,7 +125,7 @@ def test_arbitrary_octets_raise_only_protocol_error(data: bytes) -> None:
 
 
 @settings(max_examples=500)
-@given(st.sampled_from([5, 6]), st.binary(max_size=200))
+@given(st.sampled_from([5, 6, 13]), st.binary(max_size=200))
 def test_framed_arbitrary_bodies_raise_only_protocol_error(mh_type: int, body: bytes) -> None:
     # A consistent header length gets past the framing checks into option parsing.
     body += bytes(-(6 + len(body)) % 8)

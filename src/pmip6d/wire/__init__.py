@@ -10,6 +10,7 @@ from .messages import (
     MESSAGE_CLASSES,
     BindingAcknowledgement,
     BindingUpdate,
+    Heartbeat,
     MobilityMessage,
 )
 from .options import (
@@ -23,6 +24,7 @@ from .options import (
     Option,
     Pad1,
     PadN,
+    RestartCounter,
     Timestamp,
 )
 
@@ -39,6 +41,7 @@ __all__ = [
     "BindingUpdate",
     "Handoff",
     "HandoffIndicator",
+    "Heartbeat",
     "HomeNetworkPrefix",
     "LinkLocalAddress",
     "MobileNodeIdentifier",
@@ -48,6 +51,7 @@ __all__ = [
     "Pad1",
     "PadN",
     "ProtocolError",
+    "RestartCounter",
     "Status",
     "Timestamp",
     "decode",

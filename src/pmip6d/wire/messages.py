@@ -175,3 +175,37 @@ class BindingAcknowledgement(MobilityMessage, mh_type=6):
             checksum=checksum,
             **cls.flags_from_bits(bits),
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Heartbeat(MobilityMessage, mh_type=13):
+    """Heartbeat (RFC 5847 5.1) between a MAG and an LMA: a request (`response` clear),
+    its response (`response` set, same `sequence`), or an unsolicited response
+    (`unsolicited` and `response` set) that a restarted node sends to announce its
+    new Restart Counter."""
+
+    FIXED_LENGTH = 6
+    FLAGS = {"unsolicited": 0x02, "response": 0x01}
+    _LAYOUT: ClassVar[struct.Struct] = struct.Struct("!BBI")  # reserved, flags, sequence
+
+    sequence: int = 0
+    unsolicited: bool = False
+    response: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 <= self.sequence <= 0xFFFFFFFF:
+            raise ValueError(f"heartbeat sequence {self.sequence} does not fit in 32 bits")
+
+    def pack_fixed(self) -> bytes:
+        return self._LAYOUT.pack(0, self.flag_bits(), self.sequence)
+
+    @classmethod
+    def unpack_fixed(cls, fixed: bytes, options: Iterable[Option], checksum: int) -> Heartbeat:
+        _reserved, bits, sequence = cls._LAYOUT.unpack(fixed)
+        return cls(
+            sequence=sequence,
+            options=tuple(options),
+            checksum=checksum,
+            **cls.flags_from_bits(bits),
+        )

@@ -271,3 +271,24 @@ class Timestamp(Option, type_code=27):
     def unpack_body(cls, body: bytes) -> Timestamp:
         expect_length(cls, body, 8)
         return cls(int.from_bytes(body, "big"))
+
+
+@dataclass(frozen=True)
+class RestartCounter(Option, type_code=28):
+    """Restart Counter (RFC 5847 5.2): a 32-bit value that changes whenever the
+    sender restarts, carried in Heartbeat responses."""
+
+    ALIGNMENT = (4, 2)
+    value: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.value <= 0xFFFFFFFF:
+            raise ValueError(f"restart counter {self.value} does not fit in 32 bits")
+
+    def pack_body(self) -> bytes:
+        return self.value.to_bytes(4, "big")
+
+    @classmethod
+    def unpack_body(cls, body: bytes) -> RestartCounter:
+        expect_length(cls, body, 4)
+        return cls(int.from_bytes(body, "big"))
