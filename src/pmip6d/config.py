@@ -38,6 +38,9 @@ class ProtocolConstants:
     max_bindack_timeout: float = 32.0
     max_pbu_retransmissions: int = 7
     use_timestamps: bool = True
+    # RFC 5847 HEARTBEAT_INTERVAL and MISSING_HEARTBEATS_ALLOWED; 0 turns heartbeats off.
+    heartbeat_interval: float = 60.0
+    missing_heartbeats_allowed: int = 3
 
 
 @dataclass(frozen=True)

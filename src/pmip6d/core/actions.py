@@ -11,17 +11,17 @@ from dataclasses import dataclass, field
 from ipaddress import IPv6Address, IPv6Network
 from typing import Any, Literal
 
-from pmip6d.wire import BindingAcknowledgement, BindingUpdate
+from pmip6d.wire import BindingAcknowledgement, BindingUpdate, Heartbeat
 
 Prefixes = tuple[IPv6Network, ...]
 
 
 @dataclass(frozen=True)
 class SendMessage:
-    """Send a PBU or PBA to `dst` (encode with src = our address, dst = `dst`)."""
+    """Send a PBU, PBA or Heartbeat to `dst` (encode with src = our address, dst = `dst`)."""
 
     dst: IPv6Address
-    message: BindingUpdate | BindingAcknowledgement
+    message: BindingUpdate | BindingAcknowledgement | Heartbeat
 
 
 @dataclass(frozen=True)

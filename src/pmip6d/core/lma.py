@@ -25,6 +25,7 @@ from pmip6d.core.actions import (
     StartBuffering,
 )
 from pmip6d.core.binding_cache import BindingCache, BindingCacheEntry, BindingState
+from pmip6d.core.heartbeat import announcement, respond
 from pmip6d.core.pbu_checks import PbuContext, first_violation
 from pmip6d.core.prefixes import distinct_prefixes
 from pmip6d.wire import (
@@ -32,6 +33,7 @@ from pmip6d.wire import (
     BindingAcknowledgement,
     BindingUpdate,
     HandoffIndicator,
+    Heartbeat,
     HomeNetworkPrefix,
     LinkLocalAddress,
     MobileNodeIdentifier,
@@ -89,11 +91,13 @@ _ECHOED = (HandoffIndicator, AccessTechnologyType, MobileNodeLinkLayerIdentifier
 
 
 class LocalMobilityAnchor:
-    def __init__(self, config: NodeConfig, policy: Policy) -> None:
+    def __init__(self, config: NodeConfig, policy: Policy, *, restart_counter: int = 0) -> None:
         if config.lma is None:
             raise ValueError("LocalMobilityAnchor needs a configuration with an 'lma' section")
         self.config = config
         self.policy = policy
+        # RFC 5847: changes on every start, so MAGs can tell that our state is gone.
+        self.restart_counter = restart_counter
         self.binding_cache = BindingCache()
         self.counters: Counter[str] = Counter()
         self.buffering = config.lma.buffering.enabled
@@ -104,7 +108,20 @@ class LocalMobilityAnchor:
 
     # --- inputs ----------------------------------------------------------
 
+    def start(self, now: float) -> list[LmaAction]:
+        """Announce our (new) Restart Counter to every MAG we serve (RFC 5847 3.4): a
+        MAG that knew another one re-registers its MNs instead of waiting for a refresh."""
+        if self.config.timers.heartbeat_interval <= 0:
+            return []
+        self.counters["heartbeat_announcements"] += len(self.policy.authorized_mags)
+        return [
+            SendMessage(mag.address, announcement(number, self.restart_counter))
+            for number, mag in enumerate(self.policy.authorized_mags, start=1)
+        ]
+
     def receive(self, src: IPv6Address, message: MobilityMessage, now: float) -> list[LmaAction]:
+        if isinstance(message, Heartbeat):
+            return self._heartbeat(src, message)
         if not isinstance(message, BindingUpdate):
             self.counters["ignored_messages"] += 1
             kind = type(message).__name__
@@ -155,6 +172,17 @@ class LocalMobilityAnchor:
         }
 
     # --- decisions -------------------------------------------------------
+
+    def _heartbeat(self, src: IPv6Address, message: Heartbeat) -> list[LmaAction]:
+        if not self.policy.is_authorized_mag(src):
+            self.counters["heartbeat_from_unknown_mag"] += 1
+            return [LogEvent("heartbeat_ignored", {"from": str(src)}, "warning")]
+        if message.response:
+            # We send no requests; a MAG's unsolicited announcement tells us nothing we use.
+            self.counters["heartbeat_responses_ignored"] += 1
+            return []
+        self.counters["heartbeat_requests"] += 1
+        return [SendMessage(src, respond(message, self.restart_counter))]
 
     def _reject(self, ctx: PbuContext, status: Status, rule: int, reason: str) -> list[LmaAction]:
         self.counters["rejected"] += 1

@@ -29,6 +29,7 @@ from pmip6d.core.actions import (
     TeardownMnForwarding,
 )
 from pmip6d.core.binding_update_list import BindingUpdateList, BindingUpdateListEntry, BulState
+from pmip6d.core.heartbeat import HeartbeatOutcome, PeerHeartbeat, respond
 from pmip6d.core.prefixes import distinct_prefixes
 from pmip6d.core.sequence import next_sequence
 from pmip6d.wire import (
@@ -37,6 +38,7 @@ from pmip6d.wire import (
     BindingUpdate,
     Handoff,
     HandoffIndicator,
+    Heartbeat,
     HomeNetworkPrefix,
     MobileNodeIdentifier,
     MobileNodeLinkLayerIdentifier,
@@ -47,7 +49,7 @@ from pmip6d.wire import (
 
 
 class MobileAccessGateway:
-    def __init__(self, config: NodeConfig, policy: Policy) -> None:
+    def __init__(self, config: NodeConfig, policy: Policy, *, restart_counter: int = 0) -> None:
         if config.mag is None:
             raise ValueError("MobileAccessGateway needs a configuration with a 'mag' section")
         self.config = config
@@ -60,6 +62,12 @@ class MobileAccessGateway:
         # Last sequence number sent per MN, kept across attachments so a returning
         # MN's PBUs stay "newer" for the LMA.
         self._last_sequence: dict[str, int] = {}
+        self.restart_counter = restart_counter
+        self.heartbeat = PeerHeartbeat(
+            self.mag.lma_address,
+            self.timers.heartbeat_interval,
+            self.timers.missing_heartbeats_allowed,
+        )
 
     def set_buffering(self, enabled: bool) -> None:
         """Whether later detachments hold undeliverable packets for hand-back."""
@@ -158,7 +166,15 @@ class MobileAccessGateway:
 
     # --- signaling -------------------------------------------------------
 
+    def start(self, now: float) -> list[MagAction]:
+        """Ask the LMA for a heartbeat: its answer tells us its Restart Counter."""
+        if self.timers.heartbeat_interval <= 0:
+            return []
+        return [SendMessage(self.mag.lma_address, self.heartbeat.request(now))]
+
     def receive(self, src: IPv6Address, message: MobilityMessage, now: float) -> list[MagAction]:
+        if isinstance(message, Heartbeat) and src == self.mag.lma_address:
+            return self._heartbeat(message, now)
         ignored = self._why_ignored(src, message)
         if ignored is not None:
             self.counters["ignored_messages"] += 1
@@ -184,6 +200,12 @@ class MobileAccessGateway:
 
     def on_timer(self, now: float) -> list[MagAction]:
         actions: list[MagAction] = []
+        if self.heartbeat.due(now):
+            actions.append(SendMessage(self.mag.lma_address, self.heartbeat.request(now)))
+            if self.heartbeat.newly_unreachable():
+                self.counters["lma_unreachable"] += 1
+                fields = {"lma": str(self.mag.lma_address), "missed": self.heartbeat.missed}
+                actions.append(LogEvent("lma_unreachable", fields, "warning"))
         for entry in self.binding_update_list:
             if entry.retransmit_at is not None and entry.retransmit_at <= now:
                 actions += self._retransmit_or_give_up(entry, now)
@@ -205,7 +227,9 @@ class MobileAccessGateway:
         return actions
 
     def next_deadline(self) -> float | None:
-        return self.binding_update_list.next_deadline()
+        deadlines = (self.binding_update_list.next_deadline(), self.heartbeat.next_request_at)
+        present = [deadline for deadline in deadlines if deadline is not None]
+        return min(present) if present else None
 
     def snapshot(self, now: float) -> dict[str, object]:
         return {
@@ -214,8 +238,49 @@ class MobileAccessGateway:
             "lma_address": str(self.mag.lma_address),
             "buffering": self.buffering,
             "binding_update_list": [e.as_dict(now) for e in self.binding_update_list],
+            "heartbeat": self.heartbeat.snapshot(),
             "counters": dict(self.counters),
         }
+
+    # --- heartbeats (core/heartbeat.py) ----------------------------------
+
+    def _heartbeat(self, message: Heartbeat, now: float) -> list[MagAction]:
+        if not message.response:
+            self.counters["heartbeat_requests_answered"] += 1
+            return [SendMessage(self.mag.lma_address, respond(message, self.restart_counter))]
+        result = self.heartbeat.on_response(message)
+        actions: list[MagAction] = []
+        if result.recovered:
+            actions.append(LogEvent("lma_reachable", {"lma": str(self.mag.lma_address)}))
+        if result.outcome is not HeartbeatOutcome.RESTARTED:
+            return actions
+        # The LMA lost its binding cache: register again everything it forwarded
+        # for us, now rather than at the next refresh.
+        self.counters["lma_restarts"] += 1
+        registered = [
+            entry
+            for entry in self.binding_update_list
+            if entry.state in (BulState.REGISTERED, BulState.REFRESHING)
+        ]
+        fields = {
+            "lma": str(self.mag.lma_address),
+            "restart_counter": result.counter,
+            "previous": result.previous_counter,
+            "reregistering": [entry.mn_id for entry in registered],
+        }
+        actions.append(LogEvent("lma_restarted", fields, "warning"))
+        for entry in registered:
+            entry.state = BulState.REFRESHING
+            entry.refresh_at = None
+            self.counters["reregistrations_after_lma_restart"] += 1
+            actions += self._start_transaction(
+                entry,
+                now,
+                lifetime=self.mag.requested_lifetime,
+                handoff=Handoff.NOT_CHANGED,
+                first_timeout=self.timers.initial_bindack_timeout,
+            )
+        return actions
 
     # --- PBA outcomes ----------------------------------------------------
 

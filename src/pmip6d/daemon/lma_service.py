@@ -18,7 +18,7 @@ from pmip6d.core.actions import (
 from pmip6d.core.lma import LocalMobilityAnchor
 from pmip6d.daemon.eventlog import EventLog
 from pmip6d.daemon.lma_buffering import LmaBuffering
-from pmip6d.daemon.service import ServiceBase
+from pmip6d.daemon.service import ServiceBase, restart_counter_at
 from pmip6d.io.handback_socket import HandBackSocket
 from pmip6d.wire.handback import HandBackError, unpack_hand_back
 
@@ -29,7 +29,9 @@ class LmaService(ServiceBase):
     def __init__(self, config: NodeConfig, policy: Policy, log: EventLog) -> None:
         super().__init__(config, policy, log)
         assert config.lma is not None
-        self.machine = LocalMobilityAnchor(config, policy)
+        self.machine = LocalMobilityAnchor(
+            config, policy, restart_counter=restart_counter_at(time.time())
+        )
         self.local_address = config.lma.address
         self.buffers = LmaBuffering(config.lma.buffering, config.timers, log)
         self.hand_backs: HandBackSocket | None = None

@@ -19,7 +19,7 @@ from pmip6d.core.actions import (
 from pmip6d.core.mag import MobileAccessGateway
 from pmip6d.daemon.eventlog import EventLog
 from pmip6d.daemon.mag_holding import MagHolding
-from pmip6d.daemon.service import ServiceBase
+from pmip6d.daemon.service import ServiceBase, restart_counter_at
 from pmip6d.io.access_link import AccessLinks
 from pmip6d.io.hold_route import HoldRoutes
 from pmip6d.io.icmpv6 import mac_text
@@ -42,7 +42,9 @@ class MagService(ServiceBase):
         super().__init__(config, policy, log)
         assert config.mag is not None
         self.mag = config.mag
-        self.machine = MobileAccessGateway(config, policy)
+        self.machine = MobileAccessGateway(
+            config, policy, restart_counter=restart_counter_at(time.time())
+        )
         self.local_address = config.mag.proxy_coa
         self.access: AccessLinks | None = None
         self.links: LinkMonitor | None = None

@@ -27,6 +27,13 @@ from pmip6d.io.tunnels import TunnelDriver, select_driver
 from pmip6d.wire import ProtocolError, decode, encode
 
 
+def restart_counter_at(now: float) -> int:
+    """This start's RFC 5847 Restart Counter: the start time in milliseconds, mod
+    2^32. Peers only compare it with the last one they saw, so it needs to differ
+    from one start to the next, which a clock does without state on disk."""
+    return int(now * 1000) & 0xFFFFFFFF
+
+
 class ServiceBase:
     role = "?"
 
@@ -58,6 +65,8 @@ class ServiceBase:
         await self.tunnels.enable_decapsulation(self.local_address, await self._anchor())
         self.mh = MobilityHeaderSocket(self.local_address)
         self._worker = asyncio.create_task(self._carry_out())
+        # Heartbeats: the MAG asks for the LMA's Restart Counter, the LMA announces its own.
+        self.submit(self.machine.start(now))
 
     async def _anchor(self) -> str | None:
         """The interface that anchors decapsulation when our address sits on loopback
