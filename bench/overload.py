@@ -7,9 +7,9 @@ Two-MAG domain, buffering on, the LMA's `buffering.max_packets_per_mn` set to
 MAG1 and lasts the gap + 3 s after it. Reports the probe's sent / received /
 lost / reordered / duplicates, the LMA's buffer figures for the MN (peak,
 released, dropped by reason), the LMA daemon's VmRSS / VmHWM before and after,
-and the frames MAG1's access link dropped at the detach (which MAG1 hands back
-from its access tap). `accounted` is true when lost == dropped_total and
-nothing was reordered or duplicated.
+and the packets the kernel dropped on MAG1's dead access link at the detach
+(past routing, beyond any buffer). `accounted` is true when
+lost == dropped_total + access_link_drops and nothing was reordered or duplicated.
 
 Needs root. Progress goes to stderr; one JSON object is the last line of stdout.
 """
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         "buffer_dropped": dropped,
         "handed_back": stats["handed_back"],
         "access_link_drops": measured["access_link_drops"],
-        "accounted": report.lost == stats["dropped_total"]
+        "accounted": report.lost == stats["dropped_total"] + measured["access_link_drops"]
         and report.reordered == 0
         and report.duplicates == 0,
         "lma_vmrss_kib_before": measured["rss_before"]["VmRSS"],

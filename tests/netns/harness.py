@@ -384,9 +384,9 @@ class Domain:
         return events
 
     def access_link_drops(self, node: str, ifname: str = "eth2") -> int:
-        """Frames the kernel dropped on transmit at a MAG's access interface: a veth
-        whose peer went down drops what was already past routing (the link-break
-        window, which the MAG closes from its access tap; docs/buffering.md)."""
+        """Packets the kernel dropped on transmit at a MAG's access interface: a veth
+        whose peer went down drops what was already past routing (the one loss at a
+        link break that no buffer can reach, docs/buffering.md)."""
         out = self.exec(node, "cat", f"/sys/class/net/{ifname}/statistics/tx_dropped").stdout
         return int(out)
 

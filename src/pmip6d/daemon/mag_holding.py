@@ -21,14 +21,10 @@ from pmip6d.config import MagConfig
 from pmip6d.core.buffer import BufferLimits, BufferPool, VerdictAction
 from pmip6d.daemon.eventlog import EventLog
 from pmip6d.daemon.prefix_owners import PrefixOwners
-from pmip6d.io.access_tap import AccessTap, transmit_drops
 from pmip6d.io.handback_socket import HandBackSocket
 from pmip6d.io.hold_route import HOLD_DEVICE, HoldRoutes, linkdown_routes_ignored
 from pmip6d.io.nfqueue import COPY_WHOLE, HOLD_CHAIN, BufferRules, PacketQueue
 from pmip6d.wire.handback import pack_hand_back
-
-# How often the access taps are read while an MN is attached (io/access_tap.py).
-TAP_DRAIN_INTERVAL = 0.02
 
 
 class MagHolding:
@@ -50,11 +46,6 @@ class MagHolding:
         self.counters: Counter[str] = Counter()
         self._owner = PrefixOwners()
         self._holding: set[str] = set()
-        self.taps: dict[str, AccessTap] = {}
-        # Per attached MN: its access interface, that device's tx_dropped and its
-        # tap's overflow count at the time.
-        self._attached_on: dict[str, tuple[str, int, int]] = {}
-        self._next_drain: float | None = None
         self._held: dict[int, bytes] = {}
         self._next_handle = 0
 
@@ -71,7 +62,6 @@ class MagHolding:
         )
         self.socket = HandBackSocket(self.config.proxy_coa)
         for ifname in self.config.access_interfaces:
-            self.taps[ifname] = AccessTap(ifname)
             if not linkdown_routes_ignored(ifname):
                 self.log.emit(
                     "hold-ineffective",
@@ -89,8 +79,6 @@ class MagHolding:
         self.queue.process()
 
     def shutdown(self) -> None:
-        for tap in self.taps.values():
-            tap.close()
         self.rules.cleanup()
         if self.queue is not None:
             self.queue.close()
@@ -99,17 +87,8 @@ class MagHolding:
 
     # -- what the core asks for ------------------------------------------------------
 
-    async def mn_routes_up(
-        self, mn_id: str, prefixes: tuple[IPv6Network, ...], access_interface: str
-    ) -> None:
+    async def mn_routes_up(self, mn_id: str, prefixes: tuple[IPv6Network, ...]) -> None:
         """The MN is attached here: arm the hold route behind its access route."""
-        tap = self.taps.get(access_interface)
-        drops = await transmit_drops(self.routes.ipr, access_interface)
-        if tap is not None and drops is not None:
-            tap.drain()
-            self._attached_on[mn_id] = (access_interface, drops, tap.overflows)
-            if self._next_drain is None:
-                self._next_drain = time.time() + TAP_DRAIN_INTERVAL
         for prefix in prefixes:
             self._owner.add(prefix, mn_id)
             await self.routes.add(prefix)
@@ -118,7 +97,6 @@ class MagHolding:
         """The MN's routes are gone; unless a hold is on for it, so is the hold route."""
         if mn_id in self._holding:
             return
-        self._attached_on.pop(mn_id, None)
         await self._disarm(mn_id)
         buffer = self.pool.get(mn_id)
         if buffer is not None:
@@ -136,8 +114,7 @@ class MagHolding:
         self._holding.discard(mn_id)
         buffer = self.pool.get(mn_id)
         handles = buffer.take_all(now) if buffer is not None else []
-        undelivered = await self._undelivered(mn_id)
-        packets = undelivered + [self._held.pop(handle) for handle in handles]
+        packets = [self._held.pop(handle) for handle in handles]
         assert self.socket is not None
         for datagram in pack_hand_back(mn_id, packets):
             try:
@@ -147,42 +124,9 @@ class MagHolding:
                 self.log.emit("hand-back-failed", "warning", mn_id=mn_id, error=str(exc))
         self.counters["handed_back_packets"] += len(packets)
         dropped = buffer.stats(now)["dropped_total"] if buffer is not None else 0
-        self.log.emit(
-            "handed-back",
-            mn_id=mn_id,
-            packets=len(packets),
-            link_drops=len(undelivered),
-            dropped=dropped,
-        )
+        self.log.emit("handed-back", mn_id=mn_id, packets=len(packets), dropped=dropped)
         self.pool.forget(mn_id)
         await self._disarm(mn_id)
-
-    async def _undelivered(self, mn_id: str) -> list[bytes]:
-        """The MN's packets its access link dropped at the break (newest frames sent).
-
-        Called after the de-registration is acknowledged: the link notification
-        that started it comes from the same kernel step that retired the access
-        route, so no drop can follow and every dropped frame is in the tap."""
-        attached = self._attached_on.pop(mn_id, None)
-        if attached is None:
-            return []
-        ifname, drops_before, overflows_before = attached
-        drops_now = await transmit_drops(self.routes.ipr, ifname)
-        if drops_now is None or drops_now <= drops_before:
-            return []
-        dropped = drops_now - drops_before
-        tap = self.taps[ifname]
-        frames = tap.last_sent(dropped)
-        self.counters["link_dropped_at_break"] += dropped
-        if tap.overflows != overflows_before:
-            # The newest frames may be missing from the tap: handing back the
-            # newest ones it has could duplicate packets the MN already got.
-            self.counters["link_drops_unrecoverable"] += dropped
-            self.log.emit("link-drops-unrecoverable", "warning", mn_id=mn_id, dropped=dropped)
-            return []
-        packets = [frame for frame in frames if self._owner.of(frame[24:40]) == mn_id]
-        self.counters["link_drops_recovered"] += len(packets)
-        return packets
 
     async def _disarm(self, mn_id: str) -> None:
         for prefix in self._owner.remove_mn(mn_id):
@@ -214,14 +158,9 @@ class MagHolding:
     def on_timer(self, now: float) -> None:
         for buffer in list(self.pool):
             self._discard(buffer.expire(now))
-        if self._next_drain is not None and now >= self._next_drain:
-            for tap in self.taps.values():
-                tap.drain()
-            self._next_drain = now + TAP_DRAIN_INTERVAL if self._attached_on else None
 
     def next_deadline(self) -> float | None:
-        deadlines = [d for d in (self.pool.next_deadline(), self._next_drain) if d is not None]
-        return min(deadlines) if deadlines else None
+        return self.pool.next_deadline()
 
     def stats(self, now: float) -> dict[str, Any]:
         stats = self.pool.stats(now)

@@ -156,7 +156,7 @@ class MagService(ServiceBase):
         for prefix in action.prefixes:
             await self.tunnels.route_source_prefix_to_peer(prefix, action.lma_address)
         if self.machine.buffering:
-            await self.holding.mn_routes_up(action.mn_id, action.prefixes, action.access_interface)
+            await self.holding.mn_routes_up(action.mn_id, action.prefixes)
 
     async def _teardown(self, action: TeardownMnForwarding) -> None:
         assert self.tunnels is not None and self.access is not None
