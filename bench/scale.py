@@ -18,9 +18,14 @@ accepted and `pmip6ctl status` shows the binding active at the new MAG. LMA
 RSS (VmRSS) and CPU time (utime + stime) come from /proc/<pid> at start,
 after the registrations and after the handovers.
 
-The fake MAGs install no tunnels and no MN sends or receives data, so there is
-no data plane to lose packets: `packets_lost` is null (see
-bench/handover.py for loss across a handover with real MAGs and an MN).
+Data plane (bench/scale_traffic.py): from 1 s before the handovers until every
+LMA buffer has closed, the CN sends --rate datagrams/s in all, round robin, to
+the H moving MNs; each fake MAG counts what the LMA tunnels to it. Every
+mover's stream is held by the LMA between its de-registration and its new
+registration and released to the new MAG, so `packets_lost` is what the 100
+concurrent buffers lost (`data_plane` also has duplicates and reordering).
+The fake MAGs have no access link, so this measures the LMA, not the in-flight
+window at the previous MAG (bench/handover.py covers that end to end).
 
 Needs root. Progress goes to stderr; one JSON object is the last line of stdout.
 """
@@ -43,6 +48,8 @@ import yaml
 from common import progress
 
 common.repo_on_path()
+
+from scale_traffic import DataPlane  # noqa: E402
 
 from tests.netns.fake_mag import FakeMag  # noqa: E402
 from tests.netns.harness import (  # noqa: E402
@@ -70,6 +77,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--handovers", type=_bounded("handovers", 1, 0xFFFF), default=100)
     parser.add_argument(
         "--window", type=_bounded("window", 1, 1024), default=32, help="PBUs in flight per MAG"
+    )
+    parser.add_argument(
+        "--rate",
+        type=common.number(float, 10, 20_000, "rate"),
+        default=5000,
+        help="datagrams/s to the moving MNs in all",
     )
     parser.add_argument("--keep-logs", type=Path, help="copy the LMA log here")
     common.add_json_flag(parser)
@@ -183,6 +196,25 @@ def lma_route_count(domain: Domain) -> int:
     return sum(1 for line in out.stdout.splitlines() if line.startswith("2001:db8:1:"))
 
 
+def wait_for_buffers(domain: Domain, done, timeout: float) -> int:
+    """Wait until `done(buffers)` holds for the LMA's open buffers (a dict per MN);
+    returns how many buffers were open when it did, or at the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        buffers = domain.ctl("lma", "status")["buffers"]["mns"]
+        if done(buffers) or time.monotonic() > deadline:
+            return len(buffers)
+        time.sleep(0.1)
+
+
+def drained(buffers: dict) -> bool:
+    """Every buffer released its backlog and passes packets straight on."""
+    return all(
+        buffer["depth"] == 0 and buffer["state"] in ("passthrough", "closed")
+        for buffer in buffers.values()
+    )
+
+
 def measure(domain: Domain, args: argparse.Namespace) -> dict:
     mags = args.mags
     lma_pid = domain.daemons["lma"].process.pid
@@ -214,12 +246,27 @@ def measure(domain: Domain, args: argparse.Namespace) -> dict:
         for n in movers:
             dereg[home[n]].append(pbu_spec(n, 2, 0))
             reg[target[n]].append(pbu_spec(n, 3, 300))
-        progress(f"{len(movers)} handovers at once: de-registrations, then registrations")
-        handover_started = time.monotonic()
-        deregistration = step(fake_mags, dereg, window=len(movers))
-        registration_new = step(fake_mags, reg, window=len(movers))
-        handover_seconds = time.monotonic() - handover_started
-        usage["after_handovers"] = process_usage(lma_pid)
+        progress(f"streaming {args.rate:g} datagrams/s to the {len(movers)} movers")
+        plane = DataPlane(domain, domain.mag_names, movers, mn_prefix, args.rate)
+        try:
+            time.sleep(1.0)
+            progress(f"{len(movers)} handovers at once: de-registrations, then registrations")
+            handover_started = time.monotonic()
+            deregistration = step(fake_mags, dereg, window=len(movers))
+            registration_new = step(fake_mags, reg, window=len(movers))
+            handover_seconds = time.monotonic() - handover_started
+            usage["after_handovers"] = process_usage(lma_pid)
+            progress("waiting for every LMA buffer to release its backlog")
+            wait_for_buffers(domain, drained, timeout=30.0)
+        finally:
+            data_plane = plane.finish()
+        # A buffer's rule goes after its flow has paused for idle_close; the stream
+        # has stopped, so all of them should close now.
+        buffers_open = wait_for_buffers(domain, lambda b: not b, timeout=10.0)
+        progress(
+            f"data plane: {data_plane['sent']} sent, {data_plane['lost']} lost, "
+            f"{data_plane['reordered']} reordered"
+        )
 
         final_status = domain.ctl("lma", "status")
         final = {e["mn_id"]: e for e in final_status["binding_cache"]}
@@ -259,7 +306,8 @@ def measure(domain: Domain, args: argparse.Namespace) -> dict:
             "seconds": round(handover_seconds, 3),
             "lma_routes": lma_route_count(domain),
         },
-        "packets_lost": None,
+        "packets_lost": data_plane["lost"],
+        "data_plane": {**data_plane, "rate_pps": args.rate, "buffers_open_at_end": buffers_open},
         "lma": {
             "rss_kb": {k: v["rss_kb"] for k, v in usage.items()},
             "cpu_s": {k: v["cpu_s"] for k, v in usage.items()},
@@ -268,8 +316,8 @@ def measure(domain: Domain, args: argparse.Namespace) -> dict:
             },
         },
         "note": (
-            "fake MAGs (raw MH sockets, no tunnels, no MN traffic): no data plane runs, "
-            "so packets_lost is null; latency is PBU sendto -> PBA recv at the fake MAG"
+            "fake MAGs (raw MH sockets; the LMA's tunnelled packets are counted at the MAG "
+            "address); latency is PBU sendto -> PBA recv at the fake MAG"
         ),
     }
 
