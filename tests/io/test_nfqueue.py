@@ -69,6 +69,32 @@ def receive_all(sock: socket.socket, seconds: float) -> list[int]:
     return sequence_numbers
 
 
+def queue_at_lma(ns: dict, on_packet) -> tuple[BufferRules, PacketQueue]:
+    with entered(ns["lma"]):
+        rules = BufferRules()
+        rules.install()
+        return rules, PacketQueue(QUEUE, on_packet)
+
+
+def hold_datagrams(ns: dict, rules: BufferRules, queue: PacketQueue, sender, held: list) -> None:
+    """Queue the MN's prefix at the LMA and send DATAGRAMS numbered 0.. into it."""
+    with entered(ns["lma"]):
+        rules.hold_prefix(PREFIX, QUEUE)
+    for number in range(DATAGRAMS):
+        sender.sendto(str(number).encode(), (MN_ADDRESS, PORT))
+    pump(queue, lambda: len(held) == DATAGRAMS, 3)
+    assert len(held) == DATAGRAMS
+
+
+def mn_receiver_and_cn_sender(ns: dict) -> tuple[socket.socket, socket.socket]:
+    with entered(ns["mn"]):
+        receiver = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        receiver.bind(("::", PORT))
+    with entered(ns["cn"]):
+        sender = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    return receiver, sender
+
+
 @pytest.fixture
 def path(namespaces):
     ns = build_pmip_path(namespaces, mag_count=2)
@@ -88,23 +114,11 @@ def test_packets_held_during_handover_reach_the_mn_through_the_new_mag(namespace
         packet.retain()
         held.append(packet)
 
-    with entered(ns["lma"]):
-        rules = BufferRules()
-        rules.install()
-        queue = PacketQueue(QUEUE, hold)
-    with entered(ns["mn"]):
-        receiver = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        receiver.bind(("::", PORT))
-    with entered(ns["cn"]):
-        sender = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    rules, queue = queue_at_lma(ns, hold)
+    receiver, sender = mn_receiver_and_cn_sender(ns)
 
     with queue, receiver, sender:
-        with entered(ns["lma"]):
-            rules.hold_prefix(PREFIX, QUEUE)
-        for number in range(DATAGRAMS):
-            sender.sendto(str(number).encode(), (MN_ADDRESS, PORT))
-        pump(queue, lambda: len(held) == DATAGRAMS, 3)
-        assert len(held) == DATAGRAMS
+        hold_datagrams(ns, rules, queue, sender, held)
         assert receive_all(receiver, 0.3) == []
 
         in_ns(ns["mn"], "ip", "link", "set", "mn1", "down")
@@ -129,23 +143,11 @@ def test_packets_held_during_handover_reach_the_mn_through_the_new_mag(namespace
 def test_a_batch_verdict_releases_exactly_the_packets_up_to_its_id_in_order(path):
     ns = path
     held = []
-    with entered(ns["lma"]):
-        rules = BufferRules()
-        rules.install()
-        queue = PacketQueue(QUEUE, held.append)  # no verdict in the callback: held
-    with entered(ns["mn"]):
-        receiver = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        receiver.bind(("::", PORT))
-    with entered(ns["cn"]):
-        sender = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    rules, queue = queue_at_lma(ns, held.append)  # no verdict in the callback: held
+    receiver, sender = mn_receiver_and_cn_sender(ns)
 
     with queue, receiver, sender:
-        with entered(ns["lma"]):
-            rules.hold_prefix(PREFIX, QUEUE)
-        for number in range(DATAGRAMS):
-            sender.sendto(str(number).encode(), (MN_ADDRESS, PORT))
-        pump(queue, lambda: len(held) == DATAGRAMS, 3)
-        assert len(held) == DATAGRAMS
+        hold_datagrams(ns, rules, queue, sender, held)
         assert [p.id for p in held] == sorted(p.id for p in held)
 
         queue.accept_through(held[5].id)
@@ -166,11 +168,7 @@ def test_the_lma_buffer_releases_one_mn_without_letting_another_mns_packets_go(p
     in_ns(ns["mn"], "ip", "-6", "address", "add", f"{second_address}/65", "dev", "br0", "nodad")
     config = BufferingConfig(expect_hand_back=False, queue_num=QUEUE)
     buffering = LmaBuffering(config, ProtocolConstants(), EventLog("lma", stream=io.StringIO()))
-    with entered(ns["mn"]):
-        receiver = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        receiver.bind(("::", PORT))
-    with entered(ns["cn"]):
-        sender = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    receiver, sender = mn_receiver_and_cn_sender(ns)
 
     with receiver, sender, entered(ns["lma"]):
         buffering.start()

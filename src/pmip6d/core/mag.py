@@ -212,16 +212,8 @@ class MobileAccessGateway:
             if entry.expires_at is not None and entry.expires_at <= now:
                 actions += self._binding_expired(entry, now)
             if entry.refresh_at is not None and entry.refresh_at <= now:
-                entry.state = BulState.REFRESHING
-                entry.refresh_at = None
                 self.counters["refreshes"] += 1
-                actions += self._start_transaction(
-                    entry,
-                    now,
-                    lifetime=self.mag.requested_lifetime,
-                    handoff=Handoff.NOT_CHANGED,
-                    first_timeout=self.timers.initial_bindack_timeout,
-                )
+                actions += self._refresh(entry, now)
             if entry.next_ra_at is not None and entry.next_ra_at <= now:
                 actions.append(self._router_advertisement(entry, now))
         return actions
@@ -270,16 +262,8 @@ class MobileAccessGateway:
         }
         actions.append(LogEvent("lma_restarted", fields, "warning"))
         for entry in registered:
-            entry.state = BulState.REFRESHING
-            entry.refresh_at = None
             self.counters["reregistrations_after_lma_restart"] += 1
-            actions += self._start_transaction(
-                entry,
-                now,
-                lifetime=self.mag.requested_lifetime,
-                handoff=Handoff.NOT_CHANGED,
-                first_timeout=self.timers.initial_bindack_timeout,
-            )
+            actions += self._refresh(entry, now)
         return actions
 
     # --- PBA outcomes ----------------------------------------------------
@@ -386,6 +370,18 @@ class MobileAccessGateway:
         return actions
 
     # --- helpers ---------------------------------------------------------
+
+    def _refresh(self, entry: BindingUpdateListEntry, now: float) -> list[MagAction]:
+        """A new PBU for a registered MN, the lifetime asked for again."""
+        entry.state = BulState.REFRESHING
+        entry.refresh_at = None
+        return self._start_transaction(
+            entry,
+            now,
+            lifetime=self.mag.requested_lifetime,
+            handoff=Handoff.NOT_CHANGED,
+            first_timeout=self.timers.initial_bindack_timeout,
+        )
 
     def _start_transaction(
         self,

@@ -7,8 +7,9 @@ the scheduler's lateness; absolute deadlines do not. The sender sleeps until
 that spins through whole intervals takes a core for itself, and on a small
 machine that CPU is taken from the daemons whose handover it measures. At
 high rates a sleep overshoots the interval, and the datagrams due by then go
-back to back (micro-bursts of one or two at 10,000/s). When the sender falls behind (descheduled, slow send), it sends the overdue
-datagrams back to back and counts them as late, so the schedule is kept on average.
+back to back (micro-bursts of one or two at 10,000/s). When the sender falls
+behind (descheduled, slow send), it sends the overdue datagrams back to back
+and counts them as late, so the schedule is kept on average.
 
 A failing send (no route during a handover, ENOBUFS under a burst, ...) is recorded
 with its errno for that sequence number and the run continues.
