@@ -128,6 +128,21 @@ def test_binding_update_list(hosts, at, mag):
     eventually(check)
 
 
+@pytest.mark.parametrize("mag", ["mag1", "mag2"])
+def test_mags_hold_the_lmas_restart_counter(hosts, mag):
+    """RFC 5847 heartbeats run in the containers: each MAG has heard from the LMA
+    (its answer to the MAG's start-up request, or the LMA's announcement)."""
+
+    def check():
+        heartbeat = status(hosts[mag])["heartbeat"]
+        assert heartbeat["peer"] == "2001:db8:ffff::1", heartbeat
+        assert heartbeat["responses"] >= 1, heartbeat
+        assert heartbeat["peer_restart_counter"] is not None, heartbeat
+        assert heartbeat["unreachable"] is False, heartbeat
+
+    eventually(check)
+
+
 def buffer_rules(host) -> list[str]:
     """NFQUEUE rules in the LMA's mangle table (PMIP6-BUFFER or anywhere else)."""
     out = host.check_output("ip6tables -w -t mangle -S")
