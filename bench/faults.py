@@ -9,6 +9,9 @@ MAGs (PBUs) and the LMA (PBAs), at random; the MN hands over back and forth
 the binding at the new MAG and the old MAG's acknowledged de-registration. RFC
 timers by default (first retransmission after 1.5 s / 1.0 s, doubling);
 --fast-timers uses 0.5 s capped at 1 s as tests/netns/test_faults.py does.
+--bce-delete-delay S raises MinDelayBeforeBCEDelete (the LMA's buffer hold time
+follows it), so a registration that needs several retransmissions with the RFC
+timers still finds the MN's packets held.
 
 --kill lma: the MN detaches from MAG1 (the LMA buffers), the LMA is SIGKILLed,
 restarted, and the MN attaches at MAG2. --kill lma-attached: the MN stays at
@@ -68,6 +71,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=common.number(float, 1, 20_000), default=1000.0)
     parser.add_argument("--gap-ms", type=common.number(float, 0, 5000), default=200.0)
     parser.add_argument("--fast-timers", action="store_true")
+    parser.add_argument(
+        "--bce-delete-delay",
+        type=common.number(float, 1, 600),
+        help="MinDelayBeforeBCEDelete in s (default 10): how long the LMA keeps a "
+        "de-registered binding, and so its buffer, for the MN to come back",
+    )
     parser.add_argument("--lifetime", type=common.number(int, 4, 3600), default=3600)
     common.add_json_flag(parser)
     return parser.parse_args(argv)
@@ -165,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     args = common.command_line(PROG, parse_args, argv)
     if args is None:
         return 2
-    timers = FAST_RETRANSMISSION if args.loss is not None and args.fast_timers else {}
+    timers = dict(FAST_RETRANSMISSION) if args.loss is not None and args.fast_timers else {}
+    if args.bce_delete_delay is not None:
+        timers["min_delay_before_bce_delete"] = args.bce_delete_delay
     extra_mag = {"requested_lifetime": args.lifetime} if args.kill == "lma-attached" else {}
     with tempfile.TemporaryDirectory(prefix="pmip6-bench-faults-") as tmp:
         workdir = Path(tmp)
