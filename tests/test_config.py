@@ -61,6 +61,8 @@ def test_rfc_constants_have_rfc_defaults():
     assert timers.timestamp_validity_window == 0.3
     assert timers.initial_bindack_timeout_first_reg == 1.5
     assert timers.max_bindack_timeout == 32.0
+    assert timers.heartbeat_interval == 60.0  # RFC 5847 HEARTBEAT_INTERVAL
+    assert timers.missing_heartbeats_allowed == 3  # RFC 5847 MISSING_HEARTBEATS_ALLOWED
 
 
 def test_every_constant_is_overridable():
@@ -122,6 +124,12 @@ def test_role_section_must_match_role():
     assert message == "node.yaml: lma: required key is missing (role is 'lma')"
     both = {**MAG_CONFIG, "lma": {"address": "2001:db8:ffff::1"}}
     assert _error(parse_node_config, both) == "node.yaml: lma: not allowed when role is 'mag'"
+
+
+def test_heartbeats_need_at_least_one_missing_heartbeat_allowed():
+    data = {**MAG_CONFIG, "timers": {"missing_heartbeats_allowed": 0}}
+    message = _error(parse_node_config, data)
+    assert message == "node.yaml: timers.missing_heartbeats_allowed: expected 1 or more"
 
 
 def test_boolean_is_not_a_number():

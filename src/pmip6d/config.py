@@ -302,6 +302,8 @@ def _check_node(config: NodeConfig, source: str) -> None:
     timers = config.timers
     if timers.initial_bindack_timeout_first_reg <= 0 or timers.initial_bindack_timeout <= 0:
         raise _fail(source, "timers", "expected bind-ack timeouts greater than 0")
+    if timers.missing_heartbeats_allowed < 1:
+        raise _fail(source, "timers.missing_heartbeats_allowed", "expected 1 or more")
 
 
 def _check_policy(policy: Policy, source: str) -> None:
