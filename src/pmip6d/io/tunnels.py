@@ -76,12 +76,12 @@ class _PolicyRoutingDriver:
     async def _verify_route(self, prefix: IPv6Network, table: int) -> None:
         """Hook for drivers whose route attributes must be read back."""
 
-    async def route_prefix_to_peer(self, prefix: IPv6Network, peer: IPv6Address) -> None:
-        """LMA: send traffic for an MN's prefix into the tunnel to its MAG.
-
-        One RTM_NEWROUTE with NLM_F_REPLACE, so a handoff swaps the route in
-        place: there is no moment without a route to the prefix.
-        """
+    async def _replace_route_toward(
+        self, peer: IPv6Address, prefix: IPv6Network, table: int
+    ) -> None:
+        """RTM_NEWROUTE with NLM_F_REPLACE: `prefix` in `table` into the tunnel to
+        `peer`. A failure with a cached interface toward the peer looks it up again
+        once (the interface may be gone)."""
         for attempt in range(2):
             try:
                 await self.ipr.route(
@@ -89,15 +89,22 @@ class _PolicyRoutingDriver:
                     family=AF_INET6,
                     dst=str(prefix.network_address),
                     dst_len=prefix.prefixlen,
-                    table=MAIN_TABLE,
+                    table=table,
                     proto=ROUTE_PROTOCOL,
                     **await self._toward_peer(peer),
                 )
-                break
+                return
             except NetlinkError:
-                # The cached interface toward the peer may be gone: look it up again.
                 if attempt or not self._forget_oif(peer):
                     raise
+
+    async def route_prefix_to_peer(self, prefix: IPv6Network, peer: IPv6Address) -> None:
+        """LMA: send traffic for an MN's prefix into the tunnel to its MAG.
+
+        One RTM_NEWROUTE with NLM_F_REPLACE, so a handoff swaps the route in
+        place: there is no moment without a route to the prefix.
+        """
+        await self._replace_route_toward(peer, prefix, MAIN_TABLE)
         await self._verify_route(prefix, MAIN_TABLE)
 
     async def remove_prefix_route(self, prefix: IPv6Network) -> None:
@@ -120,15 +127,7 @@ class _PolicyRoutingDriver:
         if not free:
             raise TunnelError(f"no free routing table for peer {peer}")
         table = free[0]
-        await self.ipr.route(
-            "replace",
-            family=AF_INET6,
-            dst="::",
-            dst_len=0,
-            table=table,
-            proto=ROUTE_PROTOCOL,
-            **await self._toward_peer(peer),
-        )
+        await self._replace_route_toward(peer, IPv6Network("::/0"), table)
         await self._verify_route(IPv6Network("::/0"), table)
         self._peer_tables[peer] = table
         return table
