@@ -9,15 +9,19 @@ test loads bench/fuzz.py) puts bench/ on sys.path itself first.
 - `number()`: bounded int/float argument types;
 - `command_line()`: parse, refuse without root, print `PROG: error: ...`;
 - `repo_on_path()`: make `tests.netns...` importable;
-- `progress()`, `process_memory()`, `print_log_tails()`.
+- `progress()`, `process_memory()`, `print_log_tails()`;
+- `domain_session()`: build a namespace domain, show the daemons' log tails
+  if the run fails, always tear it down;
+- `report_fields()`: a probe report's loss figures as JSON fields.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -131,3 +135,42 @@ def print_log_tails(domain: Any, nodes: Iterable[str], lines: int = 10) -> None:
         if daemon is not None and daemon.log_path.exists():
             tail = daemon.log_path.read_text().splitlines()[-lines:]
             progress(f"--- {node} log tail\n" + "\n".join(tail))
+
+
+@contextlib.contextmanager
+def domain_session(
+    domain: Any,
+    log_nodes: Iterable[str] = ("lma", "mag1", "mag2"),
+    *,
+    start: bool = True,
+    log_lines: int = 10,
+) -> Iterator[Any]:
+    """Build `domain` (tests/netns/harness.py) and, with `start`, start every daemon
+    and wait for the MN's address. A failure inside prints the daemons' log tails;
+    the namespaces always go."""
+    try:
+        progress(f"building namespaces {domain.ns('*')}")
+        domain.build()
+        domain.write_configs()
+        if start:
+            domain.start_all()
+            domain.wait_for(domain.mn_address, "the MN's address", timeout=20)
+        yield domain
+    except Exception:
+        print_log_tails(domain, log_nodes, log_lines)
+        raise
+    finally:
+        domain.destroy()
+
+
+def report_fields(report: Any) -> dict:
+    """A probe Report's loss figures (the first 20 lost ranges)."""
+    return {
+        "sent": report.sent,
+        "received": report.received,
+        "lost": report.lost,
+        "lost_ranges": report.lost_ranges[:20],
+        "duplicates": report.duplicates,
+        "reordered": report.reordered,
+        "longest_interruption_ms": report.longest_interruption_ms,
+    }

@@ -33,7 +33,6 @@ import tempfile
 from pathlib import Path
 
 import common
-from common import progress
 
 common.repo_on_path()
 
@@ -82,18 +81,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def report_fields(report) -> dict:
-    return {
-        "sent": report.sent,
-        "received": report.received,
-        "lost": report.lost,
-        "lost_ranges": report.lost_ranges[:20],
-        "duplicates": report.duplicates,
-        "reordered": report.reordered,
-        "longest_interruption_ms": report.longest_interruption_ms,
-    }
-
-
 def loss_run(domain: Domain, workdir: Path, args: argparse.Namespace) -> dict:
     drop_signalling(domain, args.loss)
     # A slow handover (several losses in a row with RFC timers) may take tens of seconds.
@@ -129,7 +116,7 @@ def loss_run(domain: Domain, workdir: Path, args: argparse.Namespace) -> dict:
         "access_link_drops": result["access_link_drops"],
         "lma_counters": result["lma_counters"],
         "buffer": result["buffer"],
-        **report_fields(result["report"]),
+        **common.report_fields(result["report"]),
     }
 
 
@@ -165,7 +152,7 @@ def kill_run(domain: Domain, workdir: Path, args: argparse.Namespace) -> dict:
         "mode": f"kill-{args.kill}",
         "rate_pps": args.rate,
         **extra,
-        **report_fields(seen["report"]),
+        **common.report_fields(seen["report"]),
         "lma_rss_kib_first_run": rss.get("VmRSS"),
     }
 
@@ -183,21 +170,11 @@ def main(argv: list[str] | None = None) -> int:
         domain = Domain(
             workdir / "domain", buffering=True, extra_timers=timers, extra_mag=extra_mag
         )
-        try:
-            progress(f"building namespaces {domain.ns('*')}")
-            domain.build()
-            domain.write_configs()
-            domain.start_all()
-            domain.wait_for(domain.mn_address, "the MN's address", timeout=20)
+        with common.domain_session(domain):
             if args.loss is not None:
                 result = loss_run(domain, workdir / "run", args)
             else:
                 result = kill_run(domain, workdir / "run", args)
-        except Exception:
-            common.print_log_tails(domain, ("lma", "mag1", "mag2"))
-            raise
-        finally:
-            domain.destroy()
     print(json.dumps(result))
     return 0
 

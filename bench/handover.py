@@ -117,16 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pmip6-bench-ho-") as tmp:
         workdir = Path(tmp)
         domain = Domain(workdir / "domain", mags=2, buffering=args.mode == "buffered")
-        try:
-            progress(f"building namespaces {domain.ns('*')}")
-            domain.build()
-            domain.write_configs()
+        with common.domain_session(domain, start=False):  # run() starts the daemons
             result = run(domain, workdir, args.mode, args.rate, args.gap_ms / 1000)
-        except Exception:
-            common.print_log_tails(domain, ("lma", "mag1", "mag2"))
-            raise
-        finally:
-            domain.destroy()
     print(json.dumps(result))
     return 0
 

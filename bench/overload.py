@@ -52,33 +52,17 @@ def main(argv: list[str] | None = None) -> int:
             buffering=True,
             extra_lma={"buffering": {"max_packets_per_mn": args.max_packets}},
         )
-        try:
-            progress(f"building namespaces {domain.ns('*')}")
-            domain.build()
-            domain.write_configs()
-            domain.start_all()
-            domain.wait_for(domain.mn_address, "the MN's address", timeout=20)
+        with common.domain_session(domain):
             progress(f"{args.rate:g} pps, gap {args.gap_ms:g} ms, limit {args.max_packets}")
             measured = overload(domain, workdir / "run", args.rate, args.gap_ms / 1000)
             alive = running(domain)
-        except Exception:
-            common.print_log_tails(domain, ("lma", "mag1", "mag2"))
-            raise
-        finally:
-            domain.destroy()
     report, stats = measured["report"], measured["buffer"]
     dropped = {reason: count for reason, count in stats["dropped"].items() if count}
     result = {
         "rate_pps": args.rate,
         "gap_ms": args.gap_ms,
         "max_packets_per_mn": args.max_packets,
-        "sent": report.sent,
-        "received": report.received,
-        "lost": report.lost,
-        "lost_ranges": report.lost_ranges[:20],
-        "duplicates": report.duplicates,
-        "reordered": report.reordered,
-        "longest_interruption_ms": report.longest_interruption_ms,
+        **common.report_fields(report),
         "buffer_peak": stats["peak"],
         "buffer_released": stats["released"],
         "buffer_dropped_total": stats["dropped_total"],

@@ -209,19 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="pmip6-bench-reg-") as workdir:
         domain = Domain(Path(workdir), mags=1, buffering=False)
-        try:
-            progress(f"building namespaces {domain.ns('*')}")
-            domain.build()
-            domain.write_configs()
-            domain.start_all()
-            domain.wait_for(domain.mn_address, "the MN's address", timeout=20)
+        with common.domain_session(domain, ("lma", "mag1"), log_lines=15):
             progress(f"MN at {domain.mn_address()}; {args.count} registrations")
             result = measure(domain, args.count)
-        except Exception:
-            common.print_log_tails(domain, ("lma", "mag1"), lines=15)
-            raise
-        finally:
-            domain.destroy()
     print(json.dumps(result, sort_keys=True))
     return 0
 
