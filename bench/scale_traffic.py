@@ -30,6 +30,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from pmip6d.probe.analysis import ArrivalOrder
+
 MAGIC = b"SCL1"
 PAYLOAD = struct.Struct("!4sII")  # magic, mover number, sequence
 IPV6_HEADER, UDP_HEADER = 40, 8
@@ -158,17 +160,12 @@ def summarize(sent: dict[int, int], arrivals: dict[int, list[tuple[int, int]]]) 
     received = duplicates = reordered = 0
     lost_per_mover: dict[int, int] = {}
     for mover, count in sent.items():
-        seen: set[int] = set()
-        highest = -1
+        order = ArrivalOrder()
         for _at, sequence in sorted(arrivals.get(mover, [])):
-            if sequence in seen:
-                duplicates += 1
-                continue
-            seen.add(sequence)
-            if sequence < highest:
-                reordered += 1
-            highest = max(highest, sequence)
-        delivered = len({s for s in seen if s < count})
+            order.first(sequence)
+        duplicates += order.duplicates
+        reordered += order.reordered
+        delivered = len({s for s in order.seen if s < count})
         received += delivered
         if delivered < count:
             lost_per_mover[mover] = count - delivered

@@ -27,6 +27,28 @@ class RunMismatch(ValueError):
     """The receive log belongs to another sender run."""
 
 
+class ArrivalOrder:
+    """Duplicates and reordering of a stream of sequence numbers, in arrival order
+    (the definitions above); `first(seq)` says whether this is its first arrival."""
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+        self.duplicates = 0
+        self.reordered = 0
+        self._highest = -1
+
+    def first(self, seq: int) -> bool:
+        if seq in self.seen:
+            self.duplicates += 1
+            return False
+        self.seen.add(seq)
+        if seq < self._highest:
+            self.reordered += 1
+        else:
+            self._highest = seq
+        return True
+
+
 @dataclass(frozen=True)
 class Report:
     run_id: int
@@ -134,25 +156,18 @@ def analyse(sent: SendLog, received: ReceiveLog) -> Report:
     sent_ok = {seq for seq, err in zip(sent.seqs, sent.errors, strict=True) if err == 0}
     failed = [(seq, err) for seq, err in zip(sent.seqs, sent.errors, strict=True) if err != 0]
 
-    seen: set[int] = set()
-    duplicates = reordered = unexpected = 0
-    highest = -1
+    order = ArrivalOrder()
+    unexpected = 0
     latencies: list[int] = []
     for seq, send_ns, recv_ns in received.rows():
-        if seq in seen:
-            duplicates += 1
+        if not order.first(seq):
             continue
-        seen.add(seq)
-        if seq < highest:
-            reordered += 1
-        else:
-            highest = seq
         if seq not in sent_ok:
             unexpected += 1
             continue
         latencies.append(recv_ns - send_ns)
 
-    lost = sent_ok - seen
+    lost = sent_ok - order.seen
     gap, after_seq, resumed_seq = _longest_interruption(received)
     latencies.sort()
     return Report(
@@ -164,8 +179,8 @@ def analyse(sent: SendLog, received: ReceiveLog) -> Report:
         not_sent=len(failed),
         not_sent_ranges=to_ranges(seq for seq, _ in failed),
         not_sent_errors=dict(Counter(error_name(err) for _, err in failed)),
-        duplicates=duplicates,
-        reordered=reordered,
+        duplicates=order.duplicates,
+        reordered=order.reordered,
         unexpected=unexpected,
         longest_interruption_ms=_ms(gap),
         interruption_after_seq=after_seq,
