@@ -28,6 +28,15 @@ def control_server(tmp_path):
             return STATUS
         if req["command"] == "buffering":
             return {"buffering": req["enabled"]}
+        if req["command"] == "detach":
+            if req["interface"] != "eth2":
+                raise ControlError(f"no MN is attached on {req['interface']}")
+
+            async def after_the_route_is_gone():  # the MAG answers once its actions ran
+                await asyncio.sleep(0.01)
+                return {"detached": "mn1@pmipv6.lab", "interface": req["interface"]}
+
+            return after_the_route_is_gone()
         raise ControlError(f"unknown command {req['command']!r}")
 
     loop = asyncio.new_event_loop()
@@ -84,6 +93,19 @@ def test_pmip6ctl_buffering_off(control_server, capsys):
     assert pmip6ctl.main(["--socket", str(path), "buffering", "off"]) == 0
     assert seen[-1] == {"command": "buffering", "enabled": False}
     assert capsys.readouterr().out.strip() == "buffering off"
+
+
+def test_pmip6ctl_detach_waits_for_the_daemon_and_names_the_mn(control_server, capsys):
+    path, seen = control_server
+    assert pmip6ctl.main(["--socket", str(path), "detach", "eth2"]) == 0
+    assert seen[-1] == {"command": "detach", "interface": "eth2"}
+    assert capsys.readouterr().out.strip() == "mn1@pmipv6.lab detached from eth2"
+
+
+def test_pmip6ctl_detach_without_an_mn_there_exits_2(control_server, capsys):
+    path, _ = control_server
+    assert pmip6ctl.main(["--socket", str(path), "detach", "eth3"]) == 2
+    assert capsys.readouterr().err.strip() == "pmip6ctl: no MN is attached on eth3"
 
 
 def test_pmip6ctl_without_daemon_exits_2(tmp_path, capsys):

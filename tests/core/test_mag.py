@@ -386,6 +386,22 @@ def test_deregistration_given_up_hands_back_and_forgets():
     assert len(mag.binding_update_list) == 0
 
 
+def test_an_announced_detach_then_the_link_dropping_deregisters_once():
+    mag = registered(hold=True)
+    assert mag.mn_on("eth2") == MN1
+    announced = mag.mn_detached("eth2", T0 + 10, trigger="announced")
+    assert only(announced, LogEvent).fields["trigger"] == "announced"
+    assert [type(a) for a in without_logs(announced)] == [
+        HoldForMn,
+        TeardownMnForwarding,
+        SendMessage,
+    ]
+    assert mag.mn_on("eth2") is None
+    # The link drops a moment later: the MN is already gone, nothing more happens.
+    assert without_logs(mag.mn_detached("eth2", T0 + 10.002)) == []
+    assert mag.counters["detachments"] == 1
+
+
 def test_set_buffering_switches_holding():
     mag = registered()
     mag.set_buffering(True)

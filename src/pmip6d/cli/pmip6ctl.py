@@ -23,6 +23,13 @@ def build_parser() -> argparse.ArgumentParser:
     buffering = commands.add_parser("buffering", help="turn LMA handover buffering on or off")
     buffering.add_argument("state", choices=["on", "off"])
     buffering.add_argument("--json", action="store_true", help="print JSON")
+    detach = commands.add_parser(
+        "detach",
+        help="MAG: the MN on an access link has left (an access point's disassociation "
+        "event); hold its packets and de-register before the link goes",
+    )
+    detach.add_argument("interface", help="the access link the MN was on")
+    detach.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -32,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "status":
             result = request(args.socket, "status")
+        elif args.command == "detach":
+            result = request(args.socket, "detach", interface=args.interface)
         else:
             result = request(args.socket, "buffering", enabled=args.state == "on")
     except ControlError as exc:
@@ -41,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=2, sort_keys=True))
     elif args.command == "status":
         print(render_status(result))
+    elif args.command == "detach":
+        print(f"{result['detached']} detached from {result['interface']}")
     else:
         print(f"buffering {'on' if result.get('buffering') else 'off'}")
     return 0

@@ -127,12 +127,30 @@ class MobileAccessGateway:
         )
         return actions
 
-    def mn_detached(self, access_interface: str, now: float) -> list[MagAction]:
+    def mn_on(self, access_interface: str) -> str | None:
+        """The MN attached on `access_interface`, if one is (and has not left)."""
+        entry = self.binding_update_list.on_interface(access_interface)
+        return entry.mn_id if entry is not None else None
+
+    def mn_detached(
+        self, access_interface: str, now: float, trigger: str = "carrier"
+    ) -> list[MagAction]:
+        """The MN on `access_interface` has left: hold what it cannot get, de-register.
+
+        `trigger` says how the MAG learnt it, for the log: "carrier" (the link
+        dropped) or "announced" (the access network said so while the link was
+        still up, as an access point reports a disassociation). An MN already
+        reported gone is not reported twice: the link dropping after an
+        announced detach changes nothing.
+        """
         entry = self.binding_update_list.on_interface(access_interface)
         if entry is None:
             return [LogEvent("detach_ignored_no_mn", {"interface": access_interface}, "debug")]
         self.counters["detachments"] += 1
-        log = LogEvent("mn_detached", {"interface": access_interface, "mn_id": entry.mn_id})
+        log = LogEvent(
+            "mn_detached",
+            {"interface": access_interface, "mn_id": entry.mn_id, "trigger": trigger},
+        )
         if entry.state is BulState.FAILED:
             self.binding_update_list.delete(entry.mn_id)
             return [log]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from ipaddress import IPv6Address
 from typing import Any
 
 from pmip6d.config import NodeConfig, Policy
+from pmip6d.control import ControlError
 from pmip6d.core.actions import (
     HandBackHeld,
     HoldForMn,
@@ -121,6 +123,36 @@ class MagService(ServiceBase):
         status = super().status(now)
         status["holds"] = self.holding.stats(now) if self.holding is not None else None
         return status
+
+    def command(self, request: dict[str, Any], now: float) -> dict[str, Any] | Awaitable[dict]:
+        if request["command"] == "detach":
+            return self._announced_detach(request.get("interface"), now)
+        return super().command(request, now)
+
+    def _announced_detach(self, ifname: Any, now: float) -> Awaitable[dict]:
+        """The access network reports that the MN on `ifname` has left, before its
+        link is gone (an access point's disassociation event, say).
+
+        The reply waits until the access route is gone: from then on the hold
+        route takes the MN's packets, so whatever drops the link afterwards loses
+        nothing. A link that just breaks cannot offer that: frames already past
+        routing die in the link (docs/buffering.md, "The link-break window").
+        """
+        if ifname not in self.mag.access_interfaces:
+            known = ", ".join(self.mag.access_interfaces)
+            raise ControlError(f'"detach" needs "interface": one of the access links ({known})')
+        mn_id = self.machine.mn_on(ifname)
+        if mn_id is None:
+            raise ControlError(f"no MN is attached on {ifname}")
+        self.submit(self.machine.mn_detached(ifname, now, trigger="announced"))
+        return self._after_queued_actions({"detached": mn_id, "interface": ifname})
+
+    async def _after_queued_actions(self, result: dict[str, Any]) -> dict[str, Any]:
+        try:
+            await asyncio.wait_for(self._queue.join(), timeout=2.0)
+        except TimeoutError:
+            raise ControlError("the MAG is still carrying out the detach after 2 s") from None
+        return result
 
     def _on_link_change(self) -> None:
         assert self.links is not None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,7 +32,9 @@ class Service(Protocol):
     def on_timer(self, now: float) -> None: ...
     def next_deadline(self) -> float | None: ...
     def status(self, now: float) -> dict[str, Any]: ...
-    def command(self, request: dict[str, Any], now: float) -> dict[str, Any]: ...
+    def command(
+        self, request: dict[str, Any], now: float
+    ) -> dict[str, Any] | Awaitable[dict[str, Any]]: ...
     async def shutdown(self) -> None: ...
 
 
@@ -100,7 +102,7 @@ class Reactor:
         self.service.on_timer(time.time())
         self.reschedule()
 
-    def _on_control(self, request: dict[str, Any]) -> dict[str, Any]:
+    def _on_control(self, request: dict[str, Any]) -> dict[str, Any] | Awaitable[dict[str, Any]]:
         now = time.time()
         if request["command"] == "status":
             return self.service.status(now)
