@@ -49,6 +49,19 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="accepted; JSON is always printed")
 
 
+def add_detach_flag(parser: argparse.ArgumentParser) -> None:
+    """--detach announced|abrupt: how the old MAG learns that the MN left. Announced
+    (the MAG is told first, as an access point reports a disassociation) loses
+    nothing; abrupt can lose what was inside the link when it broke
+    (docs/buffering.md, "The link-break window")."""
+    parser.add_argument(
+        "--detach",
+        choices=["announced", "abrupt"],
+        default="announced",
+        help="how the old MAG learns that the MN left (default announced)",
+    )
+
+
 def number(
     kind: Callable[[str], Any],
     low: float,

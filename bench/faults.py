@@ -1,12 +1,14 @@
 """Faults: lost signalling during repeated handovers, or a daemon killed under traffic.
 
-    python bench/faults.py --loss 0.3 --handovers 10 [--rate PPS] [--fast-timers] [--json]
+    python bench/faults.py --loss 0.3 --handovers 10 [--rate PPS] [--fast-timers]
+        [--detach announced|abrupt] [--json]
     python bench/faults.py --kill lma|lma-attached|mag [--rate PPS] [--lifetime S] [--json]
 
 --loss: ip6tables drops that fraction of the Mobility Header messages leaving the
 MAGs (PBUs) and the LMA (PBAs), at random; the MN hands over back and forth
 (1->2, 2->1, ...) under one stream with buffering on, each handover waiting for
-the binding at the new MAG and the old MAG's acknowledged de-registration. RFC
+the binding at the new MAG and the old MAG's acknowledged de-registration
+(--detach as in bench/handover.py, default announced). RFC
 timers by default (first retransmission after 1.5 s / 1.0 s, doubling);
 --fast-timers uses 0.5 s capped at 1 s as tests/netns/test_faults.py does.
 --bce-delete-delay S raises MinDelayBeforeBCEDelete (the LMA's buffer hold time
@@ -77,6 +79,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "de-registered binding, and so its buffer, for the MN to come back",
     )
     parser.add_argument("--lifetime", type=common.number(int, 4, 3600), default=3600)
+    common.add_detach_flag(parser)
     common.add_json_flag(parser)
     return parser.parse_args(argv)
 
@@ -93,12 +96,14 @@ def loss_run(domain: Domain, workdir: Path, args: argparse.Namespace) -> dict:
         gap=args.gap_ms / 1000,
         per_handover=per_handover,
         settle_timeout=150,
+        announced=args.detach == "announced",
     )
     durations = sorted(result["handover_s"])
     signalling = result["signalling"]
     expected = [2 if n % 2 else 1 for n in range(1, args.handovers + 1)]
     return {
         "mode": "loss",
+        "detach": args.detach,
         "loss": args.loss,
         "timers": "fast" if args.fast_timers else "rfc",
         "rate_pps": args.rate,

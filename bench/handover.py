@@ -1,6 +1,7 @@
 """Handover interruption: a UDP stream CN -> MN across a MAG1 -> MAG2 handover.
 
-    python bench/handover.py --mode standard|buffered --rate PPS --gap-ms MS [--json]
+    python bench/handover.py --mode standard|buffered --rate PPS --gap-ms MS
+        [--detach announced|abrupt] [--json]
 
 Builds a two-MAG domain (tests/netns/harness.py) with real pmip6d daemons,
 buffering on at the LMA iff --mode buffered. A probe receiver runs in the MN
@@ -8,7 +9,11 @@ namespace and a probe sender in the CN namespace (pmip6d.cli.probe). The stream
 starts 1 s before the handover and lasts gap + 2 s after it. The handover is
 MN link to MAG1 down, `gap` without a link, link to MAG2 up and a Router
 Solicitation (sent by the harness's persistent MN driver, so no Python
-start-up delay is added to the interruption).
+start-up delay is added to the interruption). --detach announced (the
+default) tells MAG1 of the detach just before the link goes, as an access
+point reports a disassociation; abrupt just breaks the link, and what was
+inside MAG1's access interface at that instant is lost there (counted in
+"access_link_drops"; docs/buffering.md, "The link-break window").
 
 buffer_peak / released / dropped come from the LMA's `pmip6ctl status` "buffers"
 key; while the daemon does not expose one they are null and "note" says so.
@@ -48,6 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=common.number(float, 0, 10_000, "gap-ms"),
         help="link-less ms",
     )
+    common.add_detach_flag(parser)
     common.add_json_flag(parser)
     return parser.parse_args(argv)
 
@@ -69,17 +75,23 @@ def buffer_stats(status: dict, mn_id: str) -> tuple[dict, str | None]:
     )
 
 
-def run(domain: Domain, workdir: Path, mode: str, rate: float, gap: float) -> dict:
+def run(
+    domain: Domain, workdir: Path, mode: str, rate: float, gap: float, detach: str = "announced"
+) -> dict:
     domain.start_all()
     domain.wait_for(domain.mn_address, "the MN's address", timeout=20)
-    progress(f"{mode}: {rate:g} pps to {domain.mn_address()}, gap {gap * 1000:g} ms")
-    report = handover_under_traffic(domain, workdir, rate, gap, lead=LEAD_S, tail=TAIL_S)
+    progress(f"{mode}: {rate:g} pps to {domain.mn_address()}, gap {gap * 1000:g} ms, {detach}")
+    drops_before = domain.access_link_drops("mag1")
+    report = handover_under_traffic(
+        domain, workdir, rate, gap, lead=LEAD_S, tail=TAIL_S, announced=detach == "announced"
+    )
     stats, note = buffer_stats(domain.ctl("lma", "status"), mn_identifier(1))
     real_gap = link_gap(domain)
     lma = domain.daemons["lma"].process
     memory = process_memory(lma.pid) if lma is not None else {}
     result = {
         "mode": mode,
+        "detach": detach,
         "rate_pps": rate,
         "gap_ms": gap * 1000,
         "sent": report.sent,
@@ -89,8 +101,9 @@ def run(domain: Domain, workdir: Path, mode: str, rate: float, gap: float) -> di
         "reordered": report.reordered,
         "interruption_ms": report.longest_interruption_ms,
         **stats,
+        "access_link_drops": domain.access_link_drops("mag1") - drops_before,
         # The link is really down a little longer than asked (the driver's own
-        # steps); the MAGs' carrier events say how long.
+        # steps, the announcement); the MAGs' logs say how long.
         "link_gap_ms": None if real_gap is None else round(real_gap * 1000, 3),
         "interruption_beyond_gap_ms": (
             None
@@ -118,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         domain = Domain(workdir / "domain", mags=2, buffering=args.mode == "buffered")
         with common.domain_session(domain, start=False):  # run() starts the daemons
-            result = run(domain, workdir, args.mode, args.rate, args.gap_ms / 1000)
+            result = run(domain, workdir, args.mode, args.rate, args.gap_ms / 1000, args.detach)
     print(json.dumps(result))
     return 0
 

@@ -1,6 +1,7 @@
 """The handover table: rates x gaps x modes, one fresh domain per cell.
 
-    python bench/handover_matrix.py [--rates 1000,5000,10000] [--gaps-ms 200,500,2000] [--json]
+    python bench/handover_matrix.py [--rates 1000,5000,10000] [--gaps-ms 200,500,2000]
+        [--detach announced|abrupt] [--json]
 
 Runs bench/handover.py's measurement for every cell (standard and buffered),
 prints a Markdown table to stderr and one JSON list as the last stdout line.
@@ -23,9 +24,9 @@ common.repo_on_path()
 from tests.netns.harness import Domain  # noqa: E402
 
 COLUMNS = [
-    "mode", "rate_pps", "gap_ms", "sent", "lost", "reordered", "duplicates",
+    "mode", "detach", "rate_pps", "gap_ms", "sent", "lost", "reordered", "duplicates",
     "interruption_ms", "interruption_beyond_gap_ms", "buffer_peak", "released", "dropped",
-    "lma_vmhwm_kib",
+    "access_link_drops", "lma_vmhwm_kib",
 ]  # fmt: skip
 
 
@@ -48,6 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = common.parser(PROG, __doc__)
     parser.add_argument("--rates", type=numbers, default=[1000, 5000, 10000])
     parser.add_argument("--gaps-ms", type=numbers, default=[200, 500, 2000])
+    common.add_detach_flag(parser)
     common.add_json_flag(parser)
     return parser.parse_args(argv)
 
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                     try:
                         domain.build()
                         domain.write_configs()
-                        rows.append(run(domain, Path(workdir), mode, rate, gap / 1000))
+                        rows.append(run(domain, Path(workdir), mode, rate, gap / 1000, args.detach))
                     finally:
                         domain.destroy()
                 common.progress(json.dumps(rows[-1]))

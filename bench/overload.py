@@ -1,14 +1,16 @@
 """Overload: one handover whose link gap is far longer than the LMA's buffer holds.
 
-    python bench/overload.py --rate 10000 --gap-ms 5000 --max-packets 20000 [--json]
+    python bench/overload.py --rate 10000 --gap-ms 5000 --max-packets 20000
+        [--detach announced|abrupt] [--json]
 
 Two-MAG domain, buffering on, the LMA's `buffering.max_packets_per_mn` set to
 --max-packets. A probe stream CN -> MN at --rate starts 1 s before the MN leaves
 MAG1 and lasts the gap + 3 s after it. Reports the probe's sent / received /
 lost / reordered / duplicates, the LMA's buffer figures for the MN (peak,
 released, dropped by reason), the LMA daemon's VmRSS / VmHWM before and after,
-and the packets the kernel dropped on MAG1's dead access link at the detach
-(past routing, beyond any buffer). `accounted` is true when
+and the packets the kernel dropped on MAG1's dead access link at an abrupt
+detach (past routing, beyond any buffer; --detach as in bench/handover.py,
+default announced). `accounted` is true when
 lost == dropped_total + access_link_drops and nothing was reordered or duplicated.
 
 Needs root. Progress goes to stderr; one JSON object is the last line of stdout.
@@ -37,6 +39,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     cli.add_argument("--rate", type=common.number(float, 1, 100_000), default=10_000.0)
     cli.add_argument("--gap-ms", type=common.number(float, 0, 9_000), default=5000.0)
     cli.add_argument("--max-packets", type=common.number(int, 1, 1_000_000), default=20_000)
+    common.add_detach_flag(cli)
     common.add_json_flag(cli)
     return cli.parse_args(argv)
 
@@ -54,11 +57,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         with common.domain_session(domain):
             progress(f"{args.rate:g} pps, gap {args.gap_ms:g} ms, limit {args.max_packets}")
-            measured = overload(domain, workdir / "run", args.rate, args.gap_ms / 1000)
+            measured = overload(
+                domain,
+                workdir / "run",
+                args.rate,
+                args.gap_ms / 1000,
+                announced=args.detach == "announced",
+            )
             alive = running(domain)
     report, stats = measured["report"], measured["buffer"]
     dropped = {reason: count for reason, count in stats["dropped"].items() if count}
     result = {
+        "detach": args.detach,
         "rate_pps": args.rate,
         "gap_ms": args.gap_ms,
         "max_packets_per_mn": args.max_packets,

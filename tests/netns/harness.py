@@ -25,6 +25,8 @@ from pathlib import Path
 
 import yaml
 
+from pmip6d import control
+
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 
@@ -431,12 +433,19 @@ class Domain:
     def solicit(self) -> None:
         self.mn_driver().do("rs")
 
-    def detach(self, mag_index: int) -> None:
+    def detach(self, mag_index: int, announced: bool = False) -> None:
+        """The MN leaves MAG<n>: its link goes down. `announced`: the access network
+        reports the detach to the MAG first (`pmip6ctl detach`, as an access point
+        reports a disassociation) and the link goes once the MAG has answered."""
+        if announced:
+            # Straight to the control socket: a pmip6ctl process would add its
+            # start-up time to the handover.
+            control.request(self.control_socket(f"mag{mag_index}"), "detach", interface="eth2")
         self.mn_driver().do(f"down eth{mag_index}")
 
-    def handover(self, from_mag: int, to_mag: int, gap: float) -> None:
+    def handover(self, from_mag: int, to_mag: int, gap: float, announced: bool = False) -> None:
         """Link to the old MAG down, `gap` seconds without a link, link to the new MAG up."""
-        self.detach(from_mag)
+        self.detach(from_mag, announced)
         time.sleep(gap)
         self.attach(to_mag)
 

@@ -79,23 +79,37 @@ def stream_across(
 
 
 def handover_under_traffic(
-    domain: Domain, workdir: Path, rate: float, gap: float, lead: float = 1.0, tail: float = 2.0
+    domain: Domain,
+    workdir: Path,
+    rate: float,
+    gap: float,
+    lead: float = 1.0,
+    tail: float = 2.0,
+    announced: bool = False,
 ) -> Report:
-    """The MN moves from MAG1 to MAG2 with a link gap of `gap` s while the CN streams to it."""
+    """The MN moves from MAG1 to MAG2 with a link gap of `gap` s while the CN streams
+    to it; `announced`: MAG1 is told of the detach before the link goes."""
     return stream_across(
         domain,
         workdir,
         rate,
         lead + gap + tail,
-        lambda: domain.handover(1, 2, gap),
+        lambda: domain.handover(1, 2, gap, announced),
         lead=lead,
     )
 
 
 def link_gap(domain: Domain) -> float | None:
-    """The handover's real link gap (s): MAG1's carrier loss to MAG2's carrier, from their logs."""
-    down = [e["ts"] for e in domain.log_events("mag1") if e["event"] == "carrier" and not e["up"]]
+    """The handover's real link gap (s), from the daemons' logs: from the moment MAG1
+    stopped delivering to the MN (its carrier loss, or an announced detach before
+    it) to MAG2's carrier."""
+    stops = [
+        e["ts"]
+        for e in domain.log_events("mag1")
+        if (e["event"] == "carrier" and not e["up"])
+        or (e["event"] == "mn_detached" and e.get("trigger") == "announced")
+    ]
     up = [e["ts"] for e in domain.log_events("mag2") if e["event"] == "carrier" and e["up"]]
-    if not down or not up:
+    if not stops or not up:
         return None
-    return up[-1] - down[-1]
+    return up[-1] - min(s for s in stops if s >= stops[-1] - 1.0)
