@@ -101,15 +101,15 @@ def handover_under_traffic(
 
 def link_gap(domain: Domain) -> float | None:
     """The handover's real link gap (s), from the daemons' logs: from the moment MAG1
-    stopped delivering to the MN (its carrier loss, or an announced detach before
-    it) to MAG2's carrier."""
+    stopped delivering to the MN (its carrier loss, or, after an announced detach,
+    the removal of its access route, which comes first) to MAG2's carrier."""
     stops = [
         e["ts"]
         for e in domain.log_events("mag1")
-        if (e["event"] == "carrier" and not e["up"])
-        or (e["event"] == "mn_detached" and e.get("trigger") == "announced")
+        if (e["event"] == "carrier" and not e["up"]) or e["event"] == "access-route-removed"
     ]
     up = [e["ts"] for e in domain.log_events("mag2") if e["event"] == "carrier" and e["up"]]
     if not stops or not up:
         return None
-    return up[-1] - min(s for s in stops if s >= stops[-1] - 1.0)
+    # The last handover's two events are milliseconds apart; earlier ones are seconds away.
+    return up[-1] - min(ts for ts in stops if ts > stops[-1] - 1.0)

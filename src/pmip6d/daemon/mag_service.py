@@ -192,9 +192,13 @@ class MagService(ServiceBase):
 
     async def _teardown(self, action: TeardownMnForwarding) -> None:
         assert self.tunnels is not None and self.access is not None
+        # The access route first: after an announced detach, its removal is the
+        # instant the MN stops getting packets from here (the log says when).
+        for prefix in action.prefixes:
+            await self.access.remove_access_route(prefix)
+        self.log.emit("access-route-removed", mn_id=action.mn_id, interface=action.access_interface)
         for prefix in action.prefixes:
             await self.tunnels.remove_source_prefix_route(prefix)
-            await self.access.remove_access_route(prefix)
         assert self.holding is not None
         await self.holding.mn_routes_down(action.mn_id)
 
