@@ -197,3 +197,21 @@ def test_a_seg6_route_in_plain_encap_mode_is_refused(namespaces, monkeypatch):
 
     with pytest.raises(TunnelError, match="encap.red"):
         asyncio.run(scenario())
+
+
+def test_preparing_a_peer_builds_its_table_before_any_mn_and_skips_an_unreachable_one(namespaces):
+    ns = build_pmip_path(namespaces, mag_count=1)
+
+    async def scenario() -> tuple[bool, bool]:
+        mag = Seg6Driver(await route_socket(ns["mag1"]))
+        await mag.enable_decapsulation(IPv6Address(mag_address(1)))
+        lma = Seg6Driver(await route_socket(ns["lma"]))  # no default route there
+        unreachable = IPv6Address("2001:db8:dead::1")
+        return await mag.prepare_peer(LMA, source_table=True), await lma.prepare_peer(unreachable)
+
+    assert asyncio.run(scenario()) == (True, False)
+    table = ownership.PEER_TABLES[0]
+    routes = in_ns(ns["mag1"], "ip", "-6", "route", "show", "table", str(table)).stdout
+    assert routes.startswith("default") and "encap seg6 mode encap.red" in routes, routes
+    # No MN yet, so no source rule points at the table.
+    assert f"lookup {table}" not in in_ns(ns["mag1"], "ip", "-6", "rule", "show").stdout

@@ -63,7 +63,13 @@ class LmaService(ServiceBase):
 
     async def start(self, now: float) -> None:
         await super().start(now)
-        assert self.config.lma is not None
+        assert self.config.lma is not None and self.tunnels is not None
+        prepared = [
+            str(mag.address)
+            for mag in self.policy.authorized_mags
+            if await self.tunnels.prepare_peer(mag.address)
+        ]
+        self.log.emit("peers-prepared", peers=prepared)
         self.buffers.start()
         self.hand_backs = HandBackSocket(
             self.local_address, self.config.lma.buffering.hand_back_port
