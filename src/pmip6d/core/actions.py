@@ -1,8 +1,9 @@
 """What the state machines ask the outside world to do.
 
 Each action is a small frozen dataclass; the daemon carries them out in list
-order, because the order matters (PBA before route change, buffering before
-route removal). Prefix tuples keep the order of the policy store.
+order, because the order matters (a buffer rule before a de-registration's
+PBA and before the route removal; a new route and the buffer's release
+before a registration's PBA). Prefix tuples keep the order of the policy store.
 """
 
 from __future__ import annotations

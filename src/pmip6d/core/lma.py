@@ -230,14 +230,18 @@ class LocalMobilityAnchor:
         previous = entry
         entry = self._record(ctx, granted, BindingState.ACTIVE)
         hnps = [HomeNetworkPrefix(prefix) for prefix in entry.prefixes]
-        actions: list[LmaAction] = [
-            SendMessage(ctx.src, self._pba(ctx, Status.ACCEPTED, ctx.pbu.sequence, granted, hnps))
-        ]
+        # Route and release before the PBA: the MAG set up its access route before
+        # it sent the PBU, so the MN's packets need nothing from the PBA, and
+        # sending it first would put it on the handover's critical path.
+        actions: list[LmaAction] = []
         if transition is not Transition.RE_REGISTRATION:
             actions.append(InstallMnRoute(entry.mn_id, entry.prefixes, entry.proxy_coa))
         if previous is not None and previous.buffering:
             self.counters["buffers_released"] += 1
             actions.append(ReleaseBuffer(entry.mn_id, entry.prefixes, entry.proxy_coa))
+        actions.append(
+            SendMessage(ctx.src, self._pba(ctx, Status.ACCEPTED, ctx.pbu.sequence, granted, hnps))
+        )
         fields.update(lifetime=granted, prefixes=[str(p) for p in entry.prefixes])
         if previous is not None and previous.proxy_coa != entry.proxy_coa:
             fields["previous_mag"] = str(previous.proxy_coa)
