@@ -78,12 +78,13 @@ for line in sys.stdin:
         ipr.link("set", index=socket.if_nametoindex(args[0]), state=command)
     elif command == "rs":
         # An RS sent before br0 has its carrier back is dropped without an
-        # error, so wait for the carrier first (at most 1 s).
-        for _ in range(1000):
+        # error, so wait for the carrier first (at most 1 s; polled finely, as
+        # every poll interval would add to the measured interruption).
+        for _ in range(5000):
             with open("/sys/class/net/br0/carrier") as carrier:
                 if carrier.read().strip() == "1":
                     break
-            time.sleep(0.001)
+            time.sleep(0.0002)
         # Like a host, solicit again until a router answers: a solicitation can
         # still be lost while the link settles (here at most 10 tries, 0.2 s apart).
         while True:
