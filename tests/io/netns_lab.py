@@ -12,6 +12,8 @@ import time
 from pyroute2 import AsyncIPRoute
 from pyroute2.netns import popns, pushns
 
+from pmip6d.io.route_request import RouteRequests
+
 _serial = itertools.count()
 
 
@@ -102,6 +104,12 @@ async def route_socket(ns: str) -> AsyncIPRoute:
         ipr = AsyncIPRoute()
         await ipr.setup_endpoint()
     return ipr
+
+
+def route_requests(ns: str) -> RouteRequests:
+    """The hand-encoded route requests (io/route_request.py), sent inside ``ns``."""
+    with entered(ns):
+        return RouteRequests()
 
 
 @contextlib.contextmanager

@@ -4,7 +4,7 @@ import asyncio
 from ipaddress import IPv6Network
 
 import pytest
-from netns_lab import SHARED_MAC, in_ns, route_socket
+from netns_lab import SHARED_MAC, in_ns, route_requests, route_socket
 
 from pmip6d.io.access_link import AccessLinks
 
@@ -19,14 +19,14 @@ def test_identity_and_route_are_added_idempotently_and_removed(namespaces):
     namespaces.link(mag, "acc", mn, "mn0")
 
     async def present():
-        access = AccessLinks(await route_socket(mag))
+        access = AccessLinks(await route_socket(mag), route_requests(mag))
         for _ in range(2):
             await access.present_shared_identity("acc", bytes.fromhex("02005e005301"))
             await access.route_prefix_to_access(HNP, "acc")
         access.ipr.close()
 
     async def withdraw():
-        access = AccessLinks(await route_socket(mag))
+        access = AccessLinks(await route_socket(mag), route_requests(mag))
         for _ in range(2):
             await access.remove_access_route(HNP)
             await access.withdraw_shared_identity("acc")

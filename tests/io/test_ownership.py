@@ -4,7 +4,7 @@ import asyncio
 from ipaddress import IPv6Address, IPv6Network
 
 import pytest
-from netns_lab import in_ns, route_socket
+from netns_lab import in_ns, route_requests, route_socket
 
 from pmip6d.io import ownership
 from pmip6d.io.tunnels import Seg6Driver
@@ -32,7 +32,7 @@ def node(namespaces):
 
 def leave_state_of_a_crashed_run(ns: str) -> None:
     async def crashed_run():
-        driver = Seg6Driver(await route_socket(ns))
+        driver = Seg6Driver(await route_socket(ns), route_requests(ns))
         await driver.enable_decapsulation(IPv6Address("2001:db8:1::1"))
         await driver.route_prefix_to_peer(
             IPv6Network("2001:db8:100::/64"), IPv6Address("2001:db8:1::2")

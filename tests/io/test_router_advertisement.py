@@ -6,7 +6,7 @@ import time
 from ipaddress import IPv6Address, IPv6Network
 
 import pytest
-from netns_lab import SHARED_MAC, entered, in_ns, route_socket
+from netns_lab import SHARED_MAC, entered, in_ns, route_requests, route_socket
 
 from pmip6d.io.access_link import AccessLinks
 from pmip6d.io.router_advertisement import (
@@ -54,8 +54,9 @@ def test_mn_autoconfigures_from_the_ra_and_uses_the_shared_router(namespaces):
 
     async def configure_access():
         ipr = await route_socket(mag)
-        await AccessLinks(ipr).present_shared_identity("acc", SHARED_MAC)
-        await AccessLinks(ipr).route_prefix_to_access(HNP, "acc")
+        access = AccessLinks(ipr, route_requests(mag))
+        await access.present_shared_identity("acc", SHARED_MAC)
+        await access.route_prefix_to_access(HNP, "acc")
         ipr.close()
 
     asyncio.run(configure_access())

@@ -21,16 +21,18 @@ from netns_lab import (
     capture,
     in_ns,
     mag_address,
+    route_requests,
     route_socket,
     tshark_fields,
 )
 
 from pmip6d.io import ownership
-from pmip6d.io.tunnels import Seg6Driver, TunnelError, select_driver
+from pmip6d.io.tunnels import PeerPath, Seg6Driver, TunnelError, select_driver
 
 pytestmark = pytest.mark.root
 
 PREFIX = IPv6Network(MN_PREFIX)
+SEG6_IPTUN_MODE_ENCAP = 1  # include/uapi/linux/seg6_iptunnel.h
 LMA = IPv6Address(LMA_ADDRESS)
 
 
@@ -41,7 +43,7 @@ def ping(ns: str, destination: str, count: int = 3) -> bool:
 
 async def attach_mag(ns: dict, number: int) -> Seg6Driver:
     mag = IPv6Address(mag_address(number))
-    driver = Seg6Driver(await route_socket(ns[f"mag{number}"]))
+    driver = Seg6Driver(await route_socket(ns[f"mag{number}"]), route_requests(ns[f"mag{number}"]))
     await driver.enable_decapsulation(mag)
     await driver.route_source_prefix_to_peer(PREFIX, LMA)
     in_ns(ns[f"mag{number}"], "ip", "-6", "route", "add", MN_PREFIX, "dev", "acc")
@@ -49,7 +51,7 @@ async def attach_mag(ns: dict, number: int) -> Seg6Driver:
 
 
 async def set_up_tunnel(ns: dict) -> tuple[Seg6Driver, Seg6Driver]:
-    lma = Seg6Driver(await route_socket(ns["lma"]))
+    lma = Seg6Driver(await route_socket(ns["lma"]), route_requests(ns["lma"]))
     await lma.enable_decapsulation(LMA)
     await lma.route_prefix_to_peer(PREFIX, IPv6Address(mag_address(1)))
     return lma, await attach_mag(ns, 1)
@@ -60,7 +62,7 @@ def test_auto_selects_seg6_on_a_kernel_without_ip6tnl(namespaces):
 
     async def scenario():
         ipr = await route_socket(ns)
-        driver = await select_driver("auto", ipr)
+        driver = await select_driver("auto", ipr, route_requests(ns))
         leftovers = [r async for r in await ipr.get_routes(family=10, proto=157)]
         links = [link.get("ifname") async for link in await ipr.get_links()]
         ipr.close()
@@ -78,7 +80,7 @@ def test_unknown_driver_setting_is_rejected(namespaces):
     async def scenario():
         ipr = await route_socket(ns)
         try:
-            await select_driver("gre", ipr)
+            await select_driver("gre", ipr, route_requests(ns))
         finally:
             ipr.close()
 
@@ -131,7 +133,7 @@ def test_handoff_replaces_the_route_with_one_message_and_no_deletion(namespaces,
 
     async def handoff():
         # The driver's socket lives in the LMA namespace; reuse it from a new loop.
-        driver = Seg6Driver(await route_socket(ns["lma"]))
+        driver = Seg6Driver(await route_socket(ns["lma"]), route_requests(ns["lma"]))
         await driver.route_prefix_to_peer(PREFIX, IPv6Address(mag_address(2)))
 
     in_ns(ns["mag1"], "ip", "link", "set", "acc", "down")
@@ -188,11 +190,17 @@ def test_a_route_change_after_the_interface_toward_the_peer_went_looks_it_up_aga
 
 def test_a_seg6_route_in_plain_encap_mode_is_refused(namespaces, monkeypatch):
     ns = build_pmip_path(namespaces)
-    # Simulate a pyroute2 without the compat patch: the mode name is unknown.
-    monkeypatch.setattr("pmip6d.io.seg6_compat.ENCAP_RED", "encap.reduced")
+    # A driver that gets the mode wrong: plain encap (1), which adds an SRH.
+    toward_peer = Seg6Driver._toward_peer
+
+    async def plain_encap(driver: Seg6Driver, peer: IPv6Address) -> PeerPath:
+        path = await toward_peer(driver, peer)
+        return PeerPath(path.oif, (SEG6_IPTUN_MODE_ENCAP, path.seg6[1]))
+
+    monkeypatch.setattr(Seg6Driver, "_toward_peer", plain_encap)
 
     async def scenario():
-        lma = Seg6Driver(await route_socket(ns["lma"]))
+        lma = Seg6Driver(await route_socket(ns["lma"]), route_requests(ns["lma"]))
         await lma.route_prefix_to_peer(PREFIX, IPv6Address(mag_address(1)))
 
     with pytest.raises(TunnelError, match="encap.red"):
@@ -203,9 +211,11 @@ def test_preparing_a_peer_builds_its_table_before_any_mn_and_skips_an_unreachabl
     ns = build_pmip_path(namespaces, mag_count=1)
 
     async def scenario() -> tuple[bool, bool]:
-        mag = Seg6Driver(await route_socket(ns["mag1"]))
+        mag = Seg6Driver(await route_socket(ns["mag1"]), route_requests(ns["mag1"]))
         await mag.enable_decapsulation(IPv6Address(mag_address(1)))
-        lma = Seg6Driver(await route_socket(ns["lma"]))  # no default route there
+        lma = Seg6Driver(
+            await route_socket(ns["lma"]), route_requests(ns["lma"])
+        )  # no default route there
         unreachable = IPv6Address("2001:db8:dead::1")
         return await mag.prepare_peer(LMA, source_table=True), await lma.prepare_peer(unreachable)
 

@@ -72,7 +72,8 @@ class MagService(ServiceBase):
         assert self.ipr is not None and self.tunnels is not None
         prepared = await self.tunnels.prepare_peer(self.mag.lma_address, source_table=True)
         self.log.emit("peers-prepared", peers=[str(self.mag.lma_address)] if prepared else [])
-        self.access = AccessLinks(self.ipr)
+        assert self.routes is not None
+        self.access = AccessLinks(self.ipr, self.routes)
         self.holding = MagHolding(
             self.mag, self.config.timers.min_delay_before_bce_delete, self.log, HoldRoutes(self.ipr)
         )

@@ -23,6 +23,7 @@ from pmip6d.core.actions import LogEvent, SendMessage
 from pmip6d.daemon.eventlog import EventLog
 from pmip6d.io import ownership
 from pmip6d.io.mh_socket import MobilityHeaderSocket
+from pmip6d.io.route_request import RouteRequests
 from pmip6d.io.tunnels import TunnelDriver, select_driver
 from pmip6d.wire import ProtocolError, decode, encode
 
@@ -45,6 +46,7 @@ class ServiceBase:
         self.local_address: IPv6Address = IPv6Address("::")
         self.io_counters: Counter[str] = Counter()
         self.ipr: AsyncIPRoute | None = None
+        self.routes: RouteRequests | None = None
         self.tunnels: TunnelDriver | None = None
         self.mh: MobilityHeaderSocket | None = None
         self._queue: asyncio.Queue = asyncio.Queue()
@@ -59,8 +61,9 @@ class ServiceBase:
     async def start(self, now: float) -> None:
         self.ipr = AsyncIPRoute()
         await self.ipr.setup_endpoint()
+        self.routes = RouteRequests()
         await ownership.remove_owned_state(self.ipr)
-        self.tunnels = await select_driver(self.config.tunnel_driver, self.ipr)
+        self.tunnels = await select_driver(self.config.tunnel_driver, self.ipr, self.routes)
         self.log.emit("tunnel-driver", driver=self.tunnels.name)
         await self.tunnels.enable_decapsulation(self.local_address, await self._anchor())
         self.mh = MobilityHeaderSocket(self.local_address)
@@ -95,6 +98,8 @@ class ServiceBase:
         if self.ipr is not None:
             await ownership.remove_owned_state(self.ipr)
             self.ipr.close()
+        if self.routes is not None:
+            self.routes.close()
 
     async def _drain(self, timeout: float = 2.0) -> None:
         try:

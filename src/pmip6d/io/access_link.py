@@ -21,6 +21,7 @@ from pmip6d.io.ownership import (
     ignore_existing,
     ignore_missing,
 )
+from pmip6d.io.route_request import RouteRequests
 from pmip6d.io.router_advertisement import SHARED_LINK_LOCAL
 
 IFA_F_NODAD = 0x02
@@ -32,8 +33,11 @@ ACCESS_METRIC = 1024
 
 
 class AccessLinks:
-    def __init__(self, ipr: AsyncIPRoute):
+    def __init__(self, ipr: AsyncIPRoute, routes: RouteRequests):
         self.ipr = ipr
+        # The access route precedes the PBU, on the handover's critical path:
+        # it goes out through the lean encoder (io/route_request.py).
+        self.routes = routes
         # Access interfaces live as long as the node: remembering their index
         # saves a link dump on the attach path, which a handover waits for.
         self._indexes: dict[str, int] = {}
@@ -91,16 +95,8 @@ class AccessLinks:
 
     async def route_prefix_to_access(self, prefix: IPv6Network, ifname: str) -> None:
         """Deliver the MN's prefix on its access link (replace: an MN may reattach)."""
-        await self.ipr.route(
-            "replace",
-            family=AF_INET6,
-            dst=str(prefix.network_address),
-            dst_len=prefix.prefixlen,
-            oif=await self._index(ifname),
-            table=MAIN_TABLE,
-            priority=ACCESS_METRIC,
-            proto=ROUTE_PROTOCOL,
-        )
+        oif = await self._index(ifname)
+        self.routes.replace(prefix, MAIN_TABLE, ROUTE_PROTOCOL, oif, priority=ACCESS_METRIC)
 
     async def remove_access_route(self, prefix: IPv6Network) -> None:
         await ignore_missing(

@@ -13,11 +13,14 @@ Two drivers give the same operations (see docs/tunnels.md for the recipe):
 ``select_driver("auto")`` prefers ip6tnl when the kernel can create one.
 
 All methods are coroutines on a shared ``pyroute2.AsyncIPRoute`` because the
-synchronous IPRoute of pyroute2 0.9 cannot run inside an asyncio loop.
+synchronous IPRoute of pyroute2 0.9 cannot run inside an asyncio loop. The
+routes into a tunnel go out through ``route_request.RouteRequests`` instead,
+because they sit on a handover's critical path (see that module).
 """
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
 from typing import Protocol
 
@@ -26,6 +29,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from pmip6d.io import ownership, seg6_compat
 from pmip6d.io.ownership import AF_INET6, MAIN_TABLE, ROUTE_PROTOCOL
+from pmip6d.io.route_request import RouteRequests
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,14 @@ IPPROTO_IPV6 = 41
 
 class TunnelError(RuntimeError):
     """The kernel refused or silently altered a tunnel setting."""
+
+
+@dataclass(frozen=True)
+class PeerPath:
+    """How a route reaches a peer: out of `oif`, with seg6 (mode, segments) or not."""
+
+    oif: int
+    seg6: tuple[int, list[IPv6Address]] | None = None
 
 
 class TunnelDriver(Protocol):
@@ -65,14 +77,15 @@ class _PolicyRoutingDriver:
 
     name = "abstract"
 
-    def __init__(self, ipr: AsyncIPRoute):
+    def __init__(self, ipr: AsyncIPRoute, routes: RouteRequests):
         self.ipr = ipr
+        self.routes = routes
         self.local_address: IPv6Address | None = None
         self._peer_tables: dict[IPv6Address, int] = {}
         self._source_rules: dict[IPv6Network, int] = {}
         self._oifs: dict[IPv6Address, int] = {}
 
-    async def _toward_peer(self, peer: IPv6Address) -> dict:
+    async def _toward_peer(self, peer: IPv6Address) -> PeerPath:
         raise NotImplementedError
 
     async def _verify_route(self, prefix: IPv6Network, table: int) -> None:
@@ -86,15 +99,8 @@ class _PolicyRoutingDriver:
         once (the interface may be gone)."""
         for attempt in range(2):
             try:
-                await self.ipr.route(
-                    "replace",
-                    family=AF_INET6,
-                    dst=str(prefix.network_address),
-                    dst_len=prefix.prefixlen,
-                    table=table,
-                    proto=ROUTE_PROTOCOL,
-                    **await self._toward_peer(peer),
-                )
+                path = await self._toward_peer(peer)
+                self.routes.replace(prefix, table, ROUTE_PROTOCOL, path.oif, seg6=path.seg6)
                 return
             except NetlinkError:
                 if attempt or not self._forget_oif(peer):
@@ -225,22 +231,22 @@ class Seg6Driver(_PolicyRoutingDriver):
 
     name = "seg6"
 
-    async def _toward_peer(self, peer: IPv6Address) -> dict:
-        return {
-            "oif": await self._oif_toward(peer),
-            "encap": {"type": "seg6", "mode": seg6_compat.ENCAP_RED, "segs": [str(peer)]},
-        }
+    async def _toward_peer(self, peer: IPv6Address) -> PeerPath:
+        return PeerPath(
+            await self._oif_toward(peer), (seg6_compat.SEG6_IPTUN_MODE_ENCAP_RED, [peer])
+        )
 
-    def __init__(self, ipr: AsyncIPRoute):
-        super().__init__(ipr)
+    def __init__(self, ipr: AsyncIPRoute, routes: RouteRequests):
+        super().__init__(ipr, routes)
         self._verified_tables: set[int] = set()
 
     async def _verify_route(self, prefix: IPv6Network, table: int) -> None:
-        # pyroute2 silently turns unknown seg6 modes into "encap", which adds
-        # a routing header; the route must be read back to know. The encoding
-        # is the same for every route, so the first one in each table settles
-        # it: reading back every route would put a full table dump on the
-        # handover's critical path (and make it grow with the number of MNs).
+        # A seg6 route in any other mode than encap.red still carries traffic,
+        # with a routing header no PMIPv6 peer expects; a kernel or an encoder
+        # that got the mode wrong would go unnoticed, so the first route in
+        # each table is read back. The encoding is the same for every route:
+        # reading back every one would put a full table dump on the handover's
+        # critical path (and make it grow with the number of MNs).
         if table in self._verified_tables:
             return
         routes = [
@@ -260,7 +266,7 @@ class Seg6Driver(_PolicyRoutingDriver):
         if modes != [seg6_compat.SEG6_IPTUN_MODE_ENCAP_RED]:
             raise TunnelError(
                 f"route to {prefix} in table {table} has seg6 modes {modes}, expected "
-                f"{seg6_compat.SEG6_IPTUN_MODE_ENCAP_RED} (encap.red); pyroute2 compat failed"
+                f"{seg6_compat.SEG6_IPTUN_MODE_ENCAP_RED} (encap.red)"
             )
         self._verified_tables.add(table)
 
@@ -351,7 +357,7 @@ class Ip6tnlDriver(_PolicyRoutingDriver):
         self._source_rules.clear()
         self.local_address = None
 
-    async def _toward_peer(self, peer: IPv6Address) -> dict:
+    async def _toward_peer(self, peer: IPv6Address) -> PeerPath:
         if self.local_address is None:
             raise TunnelError("call enable_decapsulation(local_address) before routing to a peer")
         name = self.interface_name(peer)
@@ -367,7 +373,7 @@ class Ip6tnlDriver(_PolicyRoutingDriver):
             )
             found = await self.ipr.link_lookup(ifname=name)
             await self.ipr.link("set", index=found[0], state="up")
-        return {"oif": found[0]}
+        return PeerPath(found[0])
 
 
 async def _kernel_has_ip6tnl(ipr: AsyncIPRoute) -> bool:
@@ -409,7 +415,7 @@ async def _kernel_has_seg6(ipr: AsyncIPRoute) -> bool:
     return True
 
 
-async def select_driver(setting: str, ipr: AsyncIPRoute) -> TunnelDriver:
+async def select_driver(setting: str, ipr: AsyncIPRoute, routes: RouteRequests) -> TunnelDriver:
     """Return the tunnel driver named by ``setting`` ("auto", "seg6" or "ip6tnl").
 
     ``auto`` picks ip6tnl if the kernel can create one, else seg6 if the
@@ -418,9 +424,9 @@ async def select_driver(setting: str, ipr: AsyncIPRoute) -> TunnelDriver:
     if setting not in DRIVER_CHOICES:
         raise ValueError(f"tunnel driver must be one of {DRIVER_CHOICES}, not {setting!r}")
     if setting in ("auto", "ip6tnl") and await _kernel_has_ip6tnl(ipr):
-        return Ip6tnlDriver(ipr)
+        return Ip6tnlDriver(ipr, routes)
     if setting == "ip6tnl":
         raise TunnelError("tunnel driver ip6tnl requested but the kernel has no ip6_tunnel")
     if await _kernel_has_seg6(ipr):
-        return Seg6Driver(ipr)
+        return Seg6Driver(ipr, routes)
     raise TunnelError("the kernel supports neither ip6tnl nor seg6 tunnels")

@@ -1,0 +1,95 @@
+"""The hand-encoded route requests store what pyroute2's requests store (root).
+
+Two namespaces with the same link: one gets each route from
+`RouteRequests`, the other the same route from `AsyncIPRoute.route`; the
+kernel's own description of both (`ip -d -j route`) must be identical.
+"""
+
+import asyncio
+import errno
+import json
+from ipaddress import IPv6Address, IPv6Network
+
+import pytest
+from netns_lab import entered, in_ns, route_socket
+from pyroute2.netlink.exceptions import NetlinkError
+
+from pmip6d.io import seg6_compat
+from pmip6d.io.ownership import AF_INET6, ROUTE_PROTOCOL
+from pmip6d.io.route_request import RouteRequests
+
+pytestmark = pytest.mark.root
+
+PREFIX = IPv6Network("2001:db8:1:1::/64")
+PEERS = [IPv6Address("2001:db8:ffff::11"), IPv6Address("2001:db8:ffff::12")]
+
+
+@pytest.fixture
+def twins(namespaces):
+    """Two namespaces, each with a veth `up0` toward a third."""
+    other = namespaces.add("peer")
+    pair = [namespaces.add("hand"), namespaces.add("pyroute2")]
+    for ns in pair:
+        namespaces.link(ns, "up0", other, f"to-{pair.index(ns)}")
+    return pair
+
+
+def routes(ns: str, table: int) -> list[dict]:
+    out = in_ns(
+        ns, "ip", "-6", "-d", "-j", "route", "show", "table", str(table), "proto", "157"
+    ).stdout
+    return sorted(json.loads(out or "[]"), key=lambda r: r["dst"])
+
+
+def install_both(twins, table: int, priority: int | None, seg6: bool) -> None:
+    hand_ns, pyroute2_ns = twins
+    with entered(hand_ns):
+        requests = RouteRequests()
+    oif = int(in_ns(hand_ns, "cat", "/sys/class/net/up0/ifindex").stdout)
+    oif_pyroute2 = int(in_ns(pyroute2_ns, "cat", "/sys/class/net/up0/ifindex").stdout)
+
+    async def by_pyroute2(peer: IPv6Address) -> None:
+        ipr = await route_socket(pyroute2_ns)
+        extra = {"priority": priority} if priority is not None else {}
+        if seg6:
+            extra["encap"] = {"type": "seg6", "mode": seg6_compat.ENCAP_RED, "segs": [str(peer)]}
+        await ipr.route(
+            "replace", family=AF_INET6, dst=str(PREFIX.network_address),
+            dst_len=PREFIX.prefixlen, table=table, proto=ROUTE_PROTOCOL, oif=oif_pyroute2,
+            **extra,
+        )  # fmt: skip
+        ipr.close()
+
+    try:
+        for peer in PEERS:  # the second replaces the first, as a handover does
+            encapsulation = (seg6_compat.SEG6_IPTUN_MODE_ENCAP_RED, [peer]) if seg6 else None
+            requests.replace(PREFIX, table, ROUTE_PROTOCOL, oif, priority, encapsulation)
+            asyncio.run(by_pyroute2(peer))
+    finally:
+        requests.close()
+
+
+@pytest.mark.parametrize(
+    ("table", "priority", "seg6"),
+    [(254, 1024, False), (254, None, True), (1001, None, True)],
+    ids=["mag-access-route", "lma-prefix-route", "peer-table-route"],
+)
+def test_the_kernel_stores_the_same_route_as_from_pyroute2(twins, table, priority, seg6):
+    install_both(twins, table, priority, seg6)
+    hand, by_pyroute2 = (routes(ns, table) for ns in twins)
+    assert len(hand) == 1, hand  # replaced, not added beside
+    assert hand == by_pyroute2
+    if seg6:
+        assert hand[0]["encap"] == "seg6" and hand[0]["mode"] == "encap.red", hand
+        assert hand[0]["segs"] == [str(PEERS[-1])], hand
+
+
+def test_a_refused_route_raises_the_kernel_error(twins):
+    with entered(twins[0]):
+        requests = RouteRequests()
+    try:
+        with pytest.raises(NetlinkError) as refused:
+            requests.replace(PREFIX, 254, ROUTE_PROTOCOL, oif=999_999)
+    finally:
+        requests.close()
+    assert refused.value.code == errno.ENODEV
