@@ -16,7 +16,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from pmip6d.io import seg6_compat
 from pmip6d.io.ownership import AF_INET6, ROUTE_PROTOCOL
-from pmip6d.io.route_request import RouteRequests
+from pmip6d.io.route_request import Route, RouteRequests
 
 pytestmark = pytest.mark.root
 
@@ -62,8 +62,8 @@ def install_both(twins, table: int, priority: int | None, seg6: bool) -> None:
 
     try:
         for peer in PEERS:  # the second replaces the first, as a handover does
-            encapsulation = (seg6_compat.SEG6_IPTUN_MODE_ENCAP_RED, [peer]) if seg6 else None
-            requests.replace(PREFIX, table, ROUTE_PROTOCOL, oif, priority, encapsulation)
+            encapsulation = (seg6_compat.SEG6_IPTUN_MODE_ENCAP_RED, (peer,)) if seg6 else None
+            requests.replace(Route(PREFIX, table, oif, priority, encapsulation))
             asyncio.run(by_pyroute2(peer))
     finally:
         requests.close()
@@ -89,7 +89,7 @@ def test_a_refused_route_raises_the_kernel_error(twins):
         requests = RouteRequests()
     try:
         with pytest.raises(NetlinkError) as refused:
-            requests.replace(PREFIX, 254, ROUTE_PROTOCOL, oif=999_999)
+            requests.replace(Route(PREFIX, 254, oif=999_999))
     finally:
         requests.close()
     assert refused.value.code == errno.ENODEV

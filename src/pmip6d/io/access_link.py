@@ -21,7 +21,7 @@ from pmip6d.io.ownership import (
     ignore_existing,
     ignore_missing,
 )
-from pmip6d.io.route_request import RouteRequests
+from pmip6d.io.route_request import Route, RouteRequests
 from pmip6d.io.router_advertisement import SHARED_LINK_LOCAL
 
 IFA_F_NODAD = 0x02
@@ -96,7 +96,7 @@ class AccessLinks:
     async def route_prefix_to_access(self, prefix: IPv6Network, ifname: str) -> None:
         """Deliver the MN's prefix on its access link (replace: an MN may reattach)."""
         oif = await self._index(ifname)
-        self.routes.replace(prefix, MAIN_TABLE, ROUTE_PROTOCOL, oif, priority=ACCESS_METRIC)
+        self.routes.replace(Route(prefix, MAIN_TABLE, oif, priority=ACCESS_METRIC))
 
     async def remove_access_route(self, prefix: IPv6Network) -> None:
         await ignore_missing(

@@ -24,11 +24,12 @@ import errno
 import itertools
 import socket
 import struct
+from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from pmip6d.io.ownership import AF_INET6
+from pmip6d.io.ownership import AF_INET6, ROUTE_PROTOCOL
 
 NETLINK_ROUTE = 0
 RTM_NEWROUTE = 24
@@ -49,12 +50,27 @@ _RTATTR = struct.Struct("=HH")
 _NLMSGERR = struct.Struct("=i")
 
 
+Seg6 = tuple[int, tuple[IPv6Address, ...]]  # seg6 mode, segments in path order
+
+
+@dataclass(frozen=True)
+class Route:
+    """`prefix` out of `oif` in `table`, with a seg6 encapsulation when given."""
+
+    prefix: IPv6Network
+    table: int
+    oif: int
+    priority: int | None = None
+    seg6: Seg6 | None = None
+    protocol: int = ROUTE_PROTOCOL
+
+
 def _attribute(kind: int, payload: bytes) -> bytes:
     length = _RTATTR.size + len(payload)
     return _RTATTR.pack(length, kind) + payload + b"\0" * (-length % 4)
 
 
-def seg6_encapsulation(mode: int, segments: list[IPv6Address]) -> bytes:
+def seg6_encapsulation(mode: int, segments: tuple[IPv6Address, ...]) -> bytes:
     """RTA_ENCAP for seg6: `struct seg6_iptunnel_encap` (the mode, then an SRH
     whose segment list is stored last segment first, as the kernel expects)."""
     last = len(segments) - 1
@@ -63,37 +79,28 @@ def seg6_encapsulation(mode: int, segments: list[IPv6Address]) -> bytes:
     return _attribute(SEG6_IPTUNNEL_SRH, struct.pack("=i", mode) + srh)
 
 
-def new_route_request(
-    sequence: int,
-    prefix: IPv6Network,
-    table: int,
-    protocol: int,
-    oif: int,
-    priority: int | None = None,
-    seg6: tuple[int, list[IPv6Address]] | None = None,
-) -> bytes:
-    """RTM_NEWROUTE, create or replace: `prefix` out of `oif` in `table`, with the
-    seg6 encapsulation (mode, segments) when given."""
+def new_route_request(sequence: int, route: Route) -> bytes:
+    """RTM_NEWROUTE for `route`, creating it or replacing the one it matches."""
     header = _RTMSG.pack(
         AF_INET6,
-        prefix.prefixlen,
+        route.prefix.prefixlen,
         0,  # src_len
         0,  # tos
-        table if table < 256 else RT_TABLE_UNSPEC,
-        protocol,
+        route.table if route.table < 256 else RT_TABLE_UNSPEC,
+        route.protocol,
         RT_SCOPE_UNIVERSE,
         RTN_UNICAST,
         0,  # flags
     )
     attributes = [
-        _attribute(RTA_TABLE, struct.pack("=I", table)),
-        _attribute(RTA_DST, prefix.network_address.packed),
-        _attribute(RTA_OIF, struct.pack("=I", oif)),
+        _attribute(RTA_TABLE, struct.pack("=I", route.table)),
+        _attribute(RTA_DST, route.prefix.network_address.packed),
+        _attribute(RTA_OIF, struct.pack("=I", route.oif)),
     ]
-    if priority is not None:
-        attributes.append(_attribute(RTA_PRIORITY, struct.pack("=I", priority)))
-    if seg6 is not None:
-        mode, segments = seg6
+    if route.priority is not None:
+        attributes.append(_attribute(RTA_PRIORITY, struct.pack("=I", route.priority)))
+    if route.seg6 is not None:
+        mode, segments = route.seg6
         attributes.append(_attribute(RTA_ENCAP_TYPE, struct.pack("=H", LWTUNNEL_ENCAP_SEG6)))
         attributes.append(_attribute(RTA_ENCAP | NLA_F_NESTED, seg6_encapsulation(mode, segments)))
     body = header + b"".join(attributes)
@@ -110,19 +117,11 @@ class RouteRequests:
         self._socket.bind((0, 0))
         self._sequence = itertools.count(1)
 
-    def replace(
-        self,
-        prefix: IPv6Network,
-        table: int,
-        protocol: int,
-        oif: int,
-        priority: int | None = None,
-        seg6: tuple[int, list[IPv6Address]] | None = None,
-    ) -> None:
-        """Create or replace the route; a refusal raises pyroute2's NetlinkError,
-        as `AsyncIPRoute.route` would."""
+    def replace(self, route: Route) -> None:
+        """Create or replace `route`; a refusal raises pyroute2's NetlinkError, as
+        `AsyncIPRoute.route` would."""
         sequence = next(self._sequence)
-        self._socket.send(new_route_request(sequence, prefix, table, protocol, oif, priority, seg6))
+        self._socket.send(new_route_request(sequence, route))
         while True:
             try:
                 reply = self._socket.recv(65536)
@@ -133,7 +132,7 @@ class RouteRequests:
                 (error,) = _NLMSGERR.unpack_from(reply, _NLMSGHDR.size)
                 if error:
                     reason = errno.errorcode.get(-error, str(-error))
-                    raise NetlinkError(-error, f"route {prefix} refused: {reason}")
+                    raise NetlinkError(-error, f"route {route.prefix} refused: {reason}")
                 return
 
     def close(self) -> None:

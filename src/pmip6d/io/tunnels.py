@@ -29,7 +29,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from pmip6d.io import ownership, seg6_compat
 from pmip6d.io.ownership import AF_INET6, MAIN_TABLE, ROUTE_PROTOCOL
-from pmip6d.io.route_request import RouteRequests
+from pmip6d.io.route_request import Route, RouteRequests, Seg6
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class PeerPath:
     """How a route reaches a peer: out of `oif`, with seg6 (mode, segments) or not."""
 
     oif: int
-    seg6: tuple[int, list[IPv6Address]] | None = None
+    seg6: Seg6 | None = None
 
 
 class TunnelDriver(Protocol):
@@ -100,7 +100,7 @@ class _PolicyRoutingDriver:
         for attempt in range(2):
             try:
                 path = await self._toward_peer(peer)
-                self.routes.replace(prefix, table, ROUTE_PROTOCOL, path.oif, seg6=path.seg6)
+                self.routes.replace(Route(prefix, table, path.oif, seg6=path.seg6))
                 return
             except NetlinkError:
                 if attempt or not self._forget_oif(peer):
@@ -233,7 +233,7 @@ class Seg6Driver(_PolicyRoutingDriver):
 
     async def _toward_peer(self, peer: IPv6Address) -> PeerPath:
         return PeerPath(
-            await self._oif_toward(peer), (seg6_compat.SEG6_IPTUN_MODE_ENCAP_RED, [peer])
+            await self._oif_toward(peer), (seg6_compat.SEG6_IPTUN_MODE_ENCAP_RED, (peer,))
         )
 
     def __init__(self, ipr: AsyncIPRoute, routes: RouteRequests):
