@@ -109,13 +109,21 @@ def test_a_handover_without_traffic_leaves_no_buffer_rule(buffered):
     assert MN in buffered.ctl("lma", "status")["buffers"]["last_closed"]
 
 
-def test_a_detach_is_refused_on_a_link_that_is_not_an_access_link(buffered):
-    refused = buffered.exec(
-        "mag1", PYTHON, "-m", "pmip6d.cli.pmip6ctl", "--socket",
-        str(buffered.control_socket("mag1")), "detach", "eth1", check=False,
-    )  # fmt: skip
+def test_a_detach_is_refused_on_a_link_that_is_not_an_access_link_and_by_the_lma(buffered):
+    def detach(node: str, interface: str):
+        return buffered.exec(
+            node, PYTHON, "-m", "pmip6d.cli.pmip6ctl", "--socket",
+            str(buffered.control_socket(node)), "detach", interface, check=False,
+        )  # fmt: skip
+
+    refused = detach("mag1", "eth1")
     assert refused.returncode == 2
     assert refused.stderr.strip() == (
         'pmip6ctl: "detach" needs "interface": one of the access links (eth2)'
     )
+    refused = detach("lma", "eth2")
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == "pmip6ctl: the lma daemon has no command 'detach'"
     assert buffered.ctl("mag1", "status")["counters"].get("detachments", 0) == 0
+    cache = buffered.ctl("lma", "status")["binding_cache"]
+    assert [(e["mn_id"], e["state"]) for e in cache] == [(MN, "active")]

@@ -176,4 +176,4 @@ class ServiceBase:
             self.machine.set_buffering(enabled)
             self.log.emit("buffering-switched", enabled=enabled)
             return {"buffering": enabled}
-        raise ControlError(f"unknown command {request['command']!r}")
+        raise ControlError(f"the {self.role} daemon has no command {request['command']!r}")
