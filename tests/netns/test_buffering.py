@@ -72,6 +72,22 @@ def test_switched_off_at_run_time_the_same_handover_loses_packets(buffered, tmp_
     assert held_prefixes(buffered) == []
 
 
+def test_switched_on_at_run_time_after_the_mn_attached_a_handover_loses_nothing(
+    domain_factory, tmp_path
+):
+    # Found in the lab: an MN registered while buffering was off had no hold
+    # route at its MAG, so switching buffering on before its handover lost the
+    # in-flight packets (and handed back none).
+    domain = domain_factory(buffering=False)
+    domain.start_all()
+    domain.wait_for(domain.mn_address, "the MN's SLAAC address", timeout=20)
+    for node in ("lma", "mag1", "mag2"):
+        assert domain.ctl(node, "buffering", "on") == {"buffering": True}
+    report = handover_under_traffic(domain, tmp_path / "run", rate=1000, gap=0.3, announced=True)
+    assert (report.lost, report.reordered, report.duplicates) == (0, 0, 0), report.to_text()
+    assert last_buffer(domain)["handed_back"] >= 1
+
+
 def test_a_lost_deregistration_pbu_still_loses_nothing(buffered, tmp_path):
     # MAG1's next Mobility Header message (its de-registration PBU) is dropped
     # once, so the LMA hears of the detachment only by retransmission.

@@ -14,6 +14,7 @@ from pmip6d.control import ControlError
 from pmip6d.core.actions import (
     HandBackHeld,
     HoldForMn,
+    Prefixes,
     SendRouterAdvertisement,
     SetupMnForwarding,
     TeardownMnForwarding,
@@ -35,6 +36,14 @@ class _CompleteSetup:
     """The part of SetupMnForwarding carried out after the PBU is sent."""
 
     setup: SetupMnForwarding
+
+
+@dataclass(frozen=True)
+class _ArmHold:
+    """Arm the hold route of an MN that is already attached."""
+
+    mn_id: str
+    prefixes: Prefixes
 
 
 class MagService(ServiceBase):
@@ -61,6 +70,7 @@ class MagService(ServiceBase):
                 HoldForMn: self._hold,
                 HandBackHeld: self._hand_back,
                 _CompleteSetup: self._complete_setup,
+                _ArmHold: self._arm_hold,
             }
         )
 
@@ -130,7 +140,14 @@ class MagService(ServiceBase):
     def command(self, request: dict[str, Any], now: float) -> dict[str, Any] | Awaitable[dict]:
         if request["command"] == "detach":
             return self._announced_detach(request.get("interface"), now)
-        return super().command(request, now)
+        result = super().command(request, now)
+        if request["command"] == "buffering" and self.machine.buffering:
+            # An MN registered while buffering was off has no hold route: arm
+            # it now, or its next detach would lose the in-flight packets.
+            for mn_id, prefixes in self.machine.forwarded_mns():
+                self._queue.put_nowait(_ArmHold(mn_id, prefixes))
+            return self._after_queued_actions(result)
+        return result
 
     def _announced_detach(self, ifname: Any, now: float) -> Awaitable[dict]:
         """The access network reports that the MN on `ifname` has left, before its
@@ -154,7 +171,7 @@ class MagService(ServiceBase):
         try:
             await asyncio.wait_for(self._queue.join(), timeout=2.0)
         except TimeoutError:
-            raise ControlError("the MAG is still carrying out the detach after 2 s") from None
+            raise ControlError("the MAG is still carrying out the request after 2 s") from None
         return result
 
     def _on_link_change(self) -> None:
@@ -192,6 +209,10 @@ class MagService(ServiceBase):
             await self.tunnels.route_source_prefix_to_peer(prefix, action.lma_address)
         if self.machine.buffering:
             await self.holding.mn_routes_up(action.mn_id, action.prefixes)
+
+    async def _arm_hold(self, action: _ArmHold) -> None:
+        assert self.holding is not None
+        await self.holding.mn_routes_up(action.mn_id, action.prefixes)
 
     async def _teardown(self, action: TeardownMnForwarding) -> None:
         assert self.tunnels is not None and self.access is not None
