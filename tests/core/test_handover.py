@@ -92,10 +92,17 @@ def test_lost_pbu_is_recovered_by_retransmission():
     assert domain.mags[MAG1].counters["retransmissions"] == 1
 
 
-def test_lma_unreachable_the_mag_gives_up():
+def test_lma_unreachable_the_mag_gives_up_and_registers_the_mn_once_it_answers_again():
     domain = Domain.build([MAG1])
     domain.drop_next = 100
     domain.deliver(MAG1, domain.mags[MAG1].mn_attached("eth2", MN1_MAC, T0), T0)
-    domain.run_until(T0 + 1000)
-    assert domain.mags[MAG1].binding_update_list.get(MN1).state is BulState.FAILED
-    assert LMAA not in domain.routes.values()
+    domain.run_until(T0 + 150)
+    mag = domain.mags[MAG1]
+    assert mag.binding_update_list.get(MN1).state is BulState.FAILED
+    assert mag.counters["give_ups"] == 1
+    assert MN1 not in domain.routes
+    domain.drop_next = 0  # the LMA is back
+    domain.run_until(T0 + 400)
+    assert mag.counters["registration_retries"] >= 1
+    assert mag.binding_update_list.get(MN1).state is BulState.REGISTERED
+    assert domain.routes == {MN1: MAG1}

@@ -141,8 +141,32 @@ def test_retransmission_schedule_doubles_caps_at_32_then_gives_up():
     assert sequences == list(range(1, 9))
     assert only(actions, LogEvent).name == "pbu_give_up"
     assert mag.binding_update_list.get(MN1).state is BulState.FAILED
-    assert mag.next_deadline() is None
     assert (mag.counters["retransmissions"], mag.counters["give_ups"]) == (7, 1)
+    # The MN is still attached: a fresh registration follows at the slow rate.
+    assert mag.next_deadline() == now + 32
+    assert without_logs(mag.on_timer(now + 31.9)) == []
+    retried = mag.on_timer(now + 32)
+    assert [e.name for e in of_type(retried, LogEvent)] == ["registration_retry", "mn_attached"]
+    assert of_type(retried, SetupMnForwarding)
+    fresh = sent_pbu(retried)
+    assert (fresh.sequence, fresh.lifetime) == (9, 300)
+    assert mag.binding_update_list.get(MN1).state is BulState.REGISTERING
+
+
+def test_a_rejected_registration_is_not_retried():
+    mag, pbu = attached()
+    mag.receive(LMAA, pba_for(pbu, Status.NOT_LMA_FOR_THIS_MOBILE_NODE), T0)
+    assert mag.binding_update_list.get(MN1).state is BulState.FAILED
+    assert mag.next_deadline() == mag.heartbeat.next_request_at
+
+
+def test_no_retry_once_the_mn_left():
+    mag, _ = attached(max_pbu_retransmissions=0)
+    mag.on_timer(T0 + 1.5)  # given up
+    assert mag.binding_update_list.get(MN1).state is BulState.FAILED
+    mag.mn_detached("eth2", T0 + 2)
+    assert len(mag.binding_update_list) == 0
+    assert without_logs(mag.on_timer(T0 + 40)) == []
 
 
 def test_retransmission_constants_are_configurable():

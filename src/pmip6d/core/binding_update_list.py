@@ -13,7 +13,7 @@ class BulState(enum.Enum):
     REGISTERED = "registered"
     REFRESHING = "refreshing"  # binding up, refresh PBU out
     DEREGISTERING = "deregistering"  # MN gone, de-registration PBU out
-    FAILED = "failed"  # rejected or given up; waits for the MN to re-attach
+    FAILED = "failed"  # rejected (waits for the MN to re-attach) or given up (retried later)
 
     @property
     def awaits_pba(self) -> bool:
@@ -38,11 +38,18 @@ class BindingUpdateListEntry:
     retransmissions: int = 0
     resynced: bool = False  # a 135 resync was already spent on the outstanding PBU
     next_ra_at: float | None = None
+    retry_at: float | None = None  # a fresh registration after a give-up
     forwarding: bool = False
     holding: bool = False
 
     def deadlines(self) -> list[float]:
-        times = (self.expires_at, self.refresh_at, self.retransmit_at, self.next_ra_at)
+        times = (
+            self.expires_at,
+            self.refresh_at,
+            self.retransmit_at,
+            self.next_ra_at,
+            self.retry_at,
+        )
         return [t for t in times if t is not None]
 
     def as_dict(self, now: float) -> dict[str, object]:
@@ -60,6 +67,7 @@ class BindingUpdateListEntry:
             "remaining": remaining(self.expires_at),
             "refresh_in": remaining(self.refresh_at),
             "retransmissions": self.retransmissions,
+            "retry_in": remaining(self.retry_at),
             "forwarding": self.forwarding,
             "holding": self.holding,
         }

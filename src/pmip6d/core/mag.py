@@ -239,6 +239,8 @@ class MobileAccessGateway:
                 actions += self._refresh(entry, now)
             if entry.next_ra_at is not None and entry.next_ra_at <= now:
                 actions.append(self._router_advertisement(entry, now))
+            if entry.retry_at is not None and entry.retry_at <= now:
+                actions += self._retry_registration(entry, now)
         return actions
 
     def next_deadline(self) -> float | None:
@@ -374,11 +376,24 @@ class MobileAccessGateway:
             if entry.state is BulState.DEREGISTERING:
                 self.binding_update_list.delete(entry.mn_id)
                 return [log, *self._hand_back(entry)]
-            return self._fail(entry, log)
+            actions = self._fail(entry, log)
+            # The MN is still attached and an MN does not solicit again on its
+            # own: without another try it would stay unserved. RFC 6275 11.8
+            # lets a node go on at the slow rate; here a fresh registration
+            # follows every max_bindack_timeout until one is answered or the MN
+            # leaves.
+            entry.retry_at = now + self.timers.max_bindack_timeout
+            return actions
         entry.retransmissions += 1
         entry.bindack_timeout = min(entry.bindack_timeout * 2, self.timers.max_bindack_timeout)
         self.counters["retransmissions"] += 1
         return [self._transmit(entry, now)]
+
+    def _retry_registration(self, entry: BindingUpdateListEntry, now: float) -> list[MagAction]:
+        """Register a still-attached MN afresh after its registration was given up."""
+        self.counters["registration_retries"] += 1
+        log = LogEvent("registration_retry", {"mn_id": entry.mn_id})
+        return [log, *self.mn_attached(entry.access_interface, entry.mn_link_layer, now)]
 
     def _binding_expired(self, entry: BindingUpdateListEntry, now: float) -> list[MagAction]:
         # The refresh went unanswered for the rest of the lifetime: the LMA has
