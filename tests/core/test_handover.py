@@ -1,6 +1,6 @@
 """LMA and MAGs talking through the wire codec: registration, handover, loss."""
 
-from core_builders import LMAA, MAG1, MAG2, MN1, MN1_MAC, T0, without_logs
+from core_builders import MAG1, MAG2, MN1, MN1_MAC, T0, without_logs
 from domain import Domain
 
 from pmip6d.core import (
