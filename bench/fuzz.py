@@ -2,11 +2,13 @@
 
     python bench/fuzz.py [--count N] [--seed S] [--json]
 
-Each input is a valid PBU or PBA encoding (fresh per input: random MN, options,
-sequence, timestamp near the fuzzer's clock; PBAs answer the MAG's outstanding
-PBUs) put through 0..3 mutations: bit flips, truncation, header or option
-length corruption, option insertion, removal or duplication, MH type or fixed
-field changes, interesting octets, or random bytes. About one input in ten is
+Each input is a valid PBU, PBA or RFC 5847 Heartbeat encoding (fresh per input:
+random MN, options, sequence, timestamp near the fuzzer's clock; PBAs answer the
+MAG's outstanding PBUs; heartbeats are requests, responses and unsolicited
+responses with a Restart Counter) put through 0..3 mutations: bit flips,
+truncation, header or option length corruption, option insertion, removal or
+duplication, MH type or fixed field changes, interesting octets, or random
+bytes. About one input in ten is
 left intact so the state machines reach registered, handed-off and
 de-registered states.
 
@@ -14,13 +16,13 @@ Every input is decoded (a `ProtocolError` is a rejection, counted by status).
 What decodes goes into two LMAs (timestamp mode with buffering, sequence-number
 mode without) and one MAG, all sharing a clock that advances 10 ms per input,
 with their timers run when due and MN attach/detach events on the MAG every
-few dozen inputs. Counted: the PBA status each LMA answers with, what the MAG
-does with each message, and these failures:
+few dozen inputs. Counted: the PBA status each LMA answers with (or
+`heartbeat_response`), what the MAG does with each message, and these failures:
 
 - crash: any exception other than `ProtocolError` from decode, or any
   exception from the state machines (receive, timers, link events); the first
   is printed with the input that caused it;
-- unsendable message: a PBA or PBU a state machine emits that `encode()`
+- unsendable message: a message a state machine emits that `encode()`
   refuses (the daemon would log `action_failed.SendMessage` and send nothing);
 - invariant violation: an LMA that rejects a PBU but changes its binding
   cache, or a decoded message that decodes differently after encode.
@@ -67,11 +69,13 @@ from pmip6d.wire import (
     BindingUpdate,
     Handoff,
     HandoffIndicator,
+    Heartbeat,
     HomeNetworkPrefix,
     LinkLocalAddress,
     MobileNodeIdentifier,
     MobileNodeLinkLayerIdentifier,
     ProtocolError,
+    RestartCounter,
     Status,
     Timestamp,
     decode,
@@ -191,6 +195,21 @@ def random_pba(
         proxy=rng.random() < 0.95,
         key_mgmt=rng.random() < 0.05,
         router=rng.random() < 0.05,
+        options=options,
+    )
+
+
+def random_heartbeat(rng: random.Random) -> Heartbeat:
+    """A request, a response or an unsolicited response (a restarted peer's
+    announcement); responses mostly carry a Restart Counter."""
+    response = rng.random() < 0.6
+    options = []
+    if response and rng.random() < 0.9:
+        options.append(RestartCounter(rng.choice([1, 2, rng.randrange(1 << 32)])))
+    return Heartbeat(
+        sequence=rng.randrange(1 << 32),
+        response=response,
+        unsolicited=response and rng.random() < 0.3,
         options=options,
     )
 
@@ -390,10 +409,13 @@ class Fuzzer:
 
     def make_input(self) -> bytes:
         rng = self.rng
-        if rng.random() < 0.6:
+        kind = rng.random()
+        if kind < 0.55:
             message = random_pbu(rng, self.now)
-        else:
+        elif kind < 0.9:
             message = random_pba(rng, self.now, list(self.outstanding.values()))
+        else:
+            message = random_heartbeat(rng)
         try:
             data = bytearray(encode(message))
         except ValueError:  # built on an oversized PBU the MAG could not send either
@@ -497,9 +519,13 @@ class Fuzzer:
             sent = [a.message for a in actions if isinstance(a, SendMessage)]
             if not sent:
                 self.stats[name]["ignored"] += 1
-            for pba in sent:
+            for reply in sent:
+                self.encode_reply(f"{name}.reply", reply, LMAA, src, data)
+                if isinstance(reply, Heartbeat):
+                    self.stats[name]["heartbeat_response"] += 1
+                    continue
+                pba = reply
                 self.stats[name][status_name(pba.status)] += 1
-                self.encode_reply(f"{name}.reply", pba, LMAA, src, data)
                 if pba.status != Status.ACCEPTED and cache_copy(lma) != before:
                     self.violation(
                         "rejected PBU changed the binding cache",
@@ -519,7 +545,11 @@ class Fuzzer:
             if isinstance(action, LogEvent):
                 self.stats["mag"][action.name] += 1
             elif isinstance(action, SendMessage):
-                self.outstanding[action.message.option(MobileNodeIdentifier).nai] = action.message
+                if isinstance(action.message, BindingUpdate):
+                    nai = action.message.option(MobileNodeIdentifier).nai
+                    self.outstanding[nai] = action.message
+                else:
+                    self.stats["mag"][f"sent_{type(action.message).__name__}"] += 1
                 self.encode_reply("mag.send", action.message, MAG1, LMAA, data)
 
     def encode_reply(self, stage: str, message, src, dst, data: bytes) -> None:

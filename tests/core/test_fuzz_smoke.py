@@ -51,6 +51,9 @@ def test_two_thousand_mutated_inputs_do_not_crash(fuzz, seed):
         assert answered.get("ACCEPTED", 0) > 0
         assert len(answered) >= 6, answered
     assert result["mag"].get("registered", 0) > 0
+    # Heartbeats too (RFC 5847): the LMA answers requests, the MAG learns counters.
+    assert result["lma_timestamps"]["answered"].get("heartbeat_response", 0) > 0
+    assert result["mag"].get("sent_Heartbeat", 0) > 0
 
 
 def test_the_run_is_deterministic_for_a_seed(fuzz):
