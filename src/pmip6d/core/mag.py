@@ -23,7 +23,6 @@ from pmip6d.core.actions import (
     HoldForMn,
     LogEvent,
     MagAction,
-    Prefixes,
     SendMessage,
     SendRouterAdvertisement,
     SetupMnForwarding,
@@ -127,10 +126,6 @@ class MobileAccessGateway:
             first_timeout=self.timers.initial_bindack_timeout_first_reg,
         )
         return actions
-
-    def forwarded_mns(self) -> list[tuple[str, Prefixes]]:
-        """The MNs whose packets this MAG delivers now, with their prefixes."""
-        return [(e.mn_id, e.prefixes) for e in self.binding_update_list if e.forwarding]
 
     def mn_on(self, access_interface: str) -> str | None:
         """The MN attached on `access_interface`, if one is (and has not left)."""

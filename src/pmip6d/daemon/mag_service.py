@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -14,7 +13,6 @@ from pmip6d.control import ControlError
 from pmip6d.core.actions import (
     HandBackHeld,
     HoldForMn,
-    Prefixes,
     SendRouterAdvertisement,
     SetupMnForwarding,
     TeardownMnForwarding,
@@ -36,14 +34,6 @@ class _CompleteSetup:
     """The part of SetupMnForwarding carried out after the PBU is sent."""
 
     setup: SetupMnForwarding
-
-
-@dataclass(frozen=True)
-class _ArmHold:
-    """Arm the hold route of an MN that is already attached."""
-
-    mn_id: str
-    prefixes: Prefixes
 
 
 class MagService(ServiceBase):
@@ -70,7 +60,6 @@ class MagService(ServiceBase):
                 HoldForMn: self._hold,
                 HandBackHeld: self._hand_back,
                 _CompleteSetup: self._complete_setup,
-                _ArmHold: self._arm_hold,
             }
         )
 
@@ -140,14 +129,7 @@ class MagService(ServiceBase):
     def command(self, request: dict[str, Any], now: float) -> dict[str, Any] | Awaitable[dict]:
         if request["command"] == "detach":
             return self._announced_detach(request.get("interface"), now)
-        result = super().command(request, now)
-        if request["command"] == "buffering" and self.machine.buffering:
-            # An MN registered while buffering was off has no hold route: arm
-            # it now, or its next detach would lose the in-flight packets.
-            for mn_id, prefixes in self.machine.forwarded_mns():
-                self._queue.put_nowait(_ArmHold(mn_id, prefixes))
-            return self._after_queued_actions(result)
-        return result
+        return super().command(request, now)
 
     def _announced_detach(self, ifname: Any, now: float) -> Awaitable[dict]:
         """The access network reports that the MN on `ifname` has left, before its
@@ -165,13 +147,11 @@ class MagService(ServiceBase):
         if mn_id is None:
             raise ControlError(f"no MN is attached on {ifname}")
         self.submit(self.machine.mn_detached(ifname, now, trigger="announced"))
-        return self._after_queued_actions({"detached": mn_id, "interface": ifname})
+        return self._once_carried_out({"detached": mn_id, "interface": ifname})
 
-    async def _after_queued_actions(self, result: dict[str, Any]) -> dict[str, Any]:
-        try:
-            await asyncio.wait_for(self._queue.join(), timeout=2.0)
-        except TimeoutError:
-            raise ControlError("the MAG is still carrying out the request after 2 s") from None
+    async def _once_carried_out(self, result: dict[str, Any]) -> dict[str, Any]:
+        if not await self._actions_done():
+            raise ControlError("the MAG is still carrying out the detach after 2 s")
         return result
 
     def _on_link_change(self) -> None:
@@ -207,11 +187,9 @@ class MagService(ServiceBase):
         action = deferred.setup
         for prefix in action.prefixes:
             await self.tunnels.route_source_prefix_to_peer(prefix, action.lma_address)
-        if self.machine.buffering:
-            await self.holding.mn_routes_up(action.mn_id, action.prefixes)
-
-    async def _arm_hold(self, action: _ArmHold) -> None:
-        assert self.holding is not None
+        # Armed whether buffering is on or not: switched on at run time before
+        # this MN leaves, buffering finds the route in place. With it off, what
+        # the route catches is discarded at the teardown, as lost as without it.
         await self.holding.mn_routes_up(action.mn_id, action.prefixes)
 
     async def _teardown(self, action: TeardownMnForwarding) -> None:

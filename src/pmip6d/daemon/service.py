@@ -101,10 +101,16 @@ class ServiceBase:
         if self.routes is not None:
             self.routes.close()
 
-    async def _drain(self, timeout: float = 2.0) -> None:
+    async def _actions_done(self, timeout: float = 2.0) -> bool:
+        """Wait until every queued action was carried out; False after `timeout`."""
         try:
             await asyncio.wait_for(self._queue.join(), timeout)
         except TimeoutError:
+            return False
+        return True
+
+    async def _drain(self) -> None:
+        if not await self._actions_done():
             self.log.emit("shutdown-actions-abandoned", "warning", pending=self._queue.qsize())
 
     def readers(self) -> Iterable[tuple[int, Callable[[], None]]]:
