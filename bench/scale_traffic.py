@@ -8,7 +8,7 @@ robin, `rate` in all, each carrying (mover number, sequence number), until a
 line "stop" arrives on stdin; then it prints {mover: datagrams sent} as JSON.
 
 `sink` runs in a fake MAG's namespace. The LMA tunnels an MN's packets to the
-MAG address as IPv6-in-IPv6 (seg6 encap.red); nothing decapsulates them there,
+MAG address as IPv6-in-IPv6 (RFC 2473, whatever the driver); nothing decapsulates them there,
 so a raw socket for next header 41 receives every one (raw delivery comes
 before the protocol handlers) with the inner packet as its payload. It writes
 "mover,sequence,receive_ns" lines until "stop" on stdin.

@@ -107,7 +107,7 @@ class NodeConfig:
     node_name: str = "pmip6d"
     log_format: Literal["text", "json"] = "text"
     control_socket: Path = Path("/run/pmip6d/pmip6d.sock")
-    tunnel_driver: Literal["auto", "seg6", "ip6tnl"] = "auto"
+    tunnel_driver: Literal["auto", "seg6", "ip6tnl", "bpf"] = "auto"
     timers: ProtocolConstants = field(default_factory=ProtocolConstants)
     lma: LmaConfig | None = None
     mag: MagConfig | None = None

@@ -13,6 +13,7 @@ from pyroute2 import AsyncIPRoute
 from pyroute2.netns import popns, pushns
 
 from pmip6d.io.route_request import RouteRequests
+from pmip6d.io.tunnels import TunnelDriver, select_driver
 
 _serial = itertools.count()
 
@@ -110,6 +111,11 @@ def route_requests(ns: str) -> RouteRequests:
     """The hand-encoded route requests (io/route_request.py), sent inside ``ns``."""
     with entered(ns):
         return RouteRequests()
+
+
+async def tunnel_driver(ns: str, setting: str = "auto") -> TunnelDriver:
+    """The tunnel driver `setting` names (default: what the kernel offers), in ``ns``."""
+    return await select_driver(setting, await route_socket(ns), route_requests(ns))
 
 
 @contextlib.contextmanager

@@ -18,16 +18,14 @@ from netns_lab import (
     entered,
     in_ns,
     mag_address,
-    route_requests,
-    route_socket,
     tshark_fields,
+    tunnel_driver,
 )
 
 from pmip6d.config import BufferingConfig, ProtocolConstants
 from pmip6d.daemon.eventlog import EventLog
 from pmip6d.daemon.lma_buffering import LmaBuffering
 from pmip6d.io.nfqueue import BUFFER_CHAIN, BufferRules, PacketQueue
-from pmip6d.io.tunnels import Seg6Driver
 
 pytestmark = pytest.mark.root
 
@@ -38,18 +36,19 @@ DATAGRAMS = 10
 
 
 async def wire_path(ns: dict) -> None:
-    lma = Seg6Driver(await route_socket(ns["lma"]), route_requests(ns["lma"]))
+    lma = await tunnel_driver(ns["lma"])
     await lma.enable_decapsulation(IPv6Address(LMA_ADDRESS))
     await lma.route_prefix_to_peer(PREFIX, IPv6Address(mag_address(1)))
     for number in (1, 2):
-        mag = Seg6Driver(await route_socket(ns[f"mag{number}"]), route_requests(ns[f"mag{number}"]))
+        mag = await tunnel_driver(ns[f"mag{number}"])
         await mag.enable_decapsulation(IPv6Address(mag_address(number)))
         await mag.route_source_prefix_to_peer(PREFIX, IPv6Address(LMA_ADDRESS))
         in_ns(ns[f"mag{number}"], "ip", "-6", "route", "add", MN_PREFIX, "dev", "acc")
 
 
 async def hand_over_to_mag2(ns: dict) -> None:
-    lma = Seg6Driver(await route_socket(ns["lma"]), route_requests(ns["lma"]))
+    lma = await tunnel_driver(ns["lma"])
+    await lma.enable_decapsulation(IPv6Address(LMA_ADDRESS))  # idempotent; bpf needs it first
     await lma.route_prefix_to_peer(PREFIX, IPv6Address(mag_address(2)))
 
 

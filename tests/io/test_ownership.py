@@ -4,10 +4,9 @@ import asyncio
 from ipaddress import IPv6Address, IPv6Network
 
 import pytest
-from netns_lab import in_ns, route_requests, route_socket
+from netns_lab import in_ns, route_socket, tunnel_driver
 
 from pmip6d.io import ownership
-from pmip6d.io.tunnels import Seg6Driver
 
 pytestmark = pytest.mark.root
 
@@ -32,7 +31,7 @@ def node(namespaces):
 
 def leave_state_of_a_crashed_run(ns: str) -> None:
     async def crashed_run():
-        driver = Seg6Driver(await route_socket(ns), route_requests(ns))
+        driver = await tunnel_driver(ns)
         await driver.enable_decapsulation(IPv6Address("2001:db8:1::1"))
         await driver.route_prefix_to_peer(
             IPv6Network("2001:db8:100::/64"), IPv6Address("2001:db8:1::2")
@@ -44,6 +43,10 @@ def leave_state_of_a_crashed_run(ns: str) -> None:
 
     asyncio.run(crashed_run())
     in_ns(ns, "ip", "link", "add", "pmip6-left", "type", "veth", "peer", "leftpeer")
+
+
+def decapsulation_filters(ns: str) -> str:
+    return in_ns(ns, "tc", "filter", "show", "dev", "eth1", "ingress").stdout
 
 
 def add_foreign_state(ns: str) -> None:
@@ -65,11 +68,14 @@ async def cleanup(ns: str) -> None:
 def test_leftovers_of_a_crashed_run_are_removed_and_nothing_else(node):
     leave_state_of_a_crashed_run(node)
     add_foreign_state(node)
-    assert "proto 157" in routes(node) and "lookup 1050" in rules(node)
+    assert "proto 157" in routes(node)
+    # The seg6 driver leaves a decapsulation rule, the bpf driver a tc filter.
+    assert "lookup 1050" in rules(node) or "pmip6_decap" in decapsulation_filters(node)
 
     asyncio.run(cleanup(node))
 
     assert "proto 157" not in routes(node)
+    assert "pmip6_decap" not in decapsulation_filters(node)
     after = rules(node)
     assert after.splitlines()[0] == "0:\tfrom all lookup local"
     assert "1000:" not in after and "1001:" not in after and "1010:" not in after

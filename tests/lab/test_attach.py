@@ -1,8 +1,8 @@
 """After attach: mn1 on the MAG of its access link that is up: mag1 in a
 fresh lab (site.yml brings eth1 up), mag2 after an odd number of handovers.
 
-The LMA routes mn1's home prefix into the tunnel to mag1 (protocol 157; seg6
-reduced encapsulation here, an ip6tnl device where the kernel has one), mag1
+The LMA routes mn1's home prefix into the tunnel to mag1 (protocol 157; an
+ip6tnl device, a seg6 or a bpf encapsulation, whichever the kernel has), mag1
 sends everything from the prefix to the LMA (policy rule, priority 1010), the
 binding cache and the binding update list say so, and no buffering rule is in
 place while no handover runs. The handover tests (test_handover.py) make two
@@ -70,6 +70,10 @@ def test_lma_routes_prefix_into_tunnel_to_current_mag(hosts, at):
         if route.get("encap") == "seg6":
             assert route.get("mode") == "encap.red", route
             assert route.get("segs") == [MAG_COA[at]], route
+        elif route.get("encap") == "bpf":  # the peer is inside the program: check the way out
+            assert route.get("xmit") == "pmip6_encap", route
+            toward = json.loads(hosts["lma"].check_output(f"ip -json -6 route get {MAG_COA[at]}"))
+            assert route["dev"] == toward[0]["dev"], (route, toward)
         else:  # ip6tnl driver: a tunnel device toward mag1
             link = json.loads(hosts["lma"].check_output(f"ip -d -json link show {route['dev']}"))
             assert link[0]["linkinfo"]["info_kind"] == "ip6tnl", link

@@ -41,6 +41,9 @@ OWNED_TABLES = range(1050, 1100)
 DECAP_TABLE = 1050
 PEER_TABLES = range(1051, 1100)
 LINK_NAME_PREFIX = "pmip6-"
+# The bpf tunnel driver's decapsulation filter: tc ingress, this priority.
+TC_INGRESS = 0xFFFFFFF2  # TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS)
+DECAP_FILTER_PRIORITY = 157
 MAIN_TABLE = 254
 LOCAL_TABLE = 255
 KERNEL_LOCAL_RULE_PRIORITY = 0
@@ -125,9 +128,27 @@ async def remove_owned_state(ipr: AsyncIPRoute) -> None:
                 # A veth goes with its peer: the second half may be gone already.
                 if error.code != errno.ENODEV:
                     raise
+    async for link in await ipr.get_links():
+        await remove_decapsulation_filter(ipr, link["index"])
     for route in [r async for r in await ipr.get_routes(family=AF_INET6, proto=ROUTE_PROTOCOL)]:
         log.info("removing owned route %s/%s", route.get("dst"), route["dst_len"])
         await ipr.route("del", **_route_identity(route))
+
+
+async def remove_decapsulation_filter(ipr: AsyncIPRoute, index: int) -> None:
+    """Delete the bpf driver's tc ingress filter on interface `index`, if there.
+    The clsact qdisc stays: other filters may hang on it, and it costs nothing."""
+    try:
+        filters = [f async for f in await ipr.get_filters(index=index, parent=TC_INGRESS)]
+    except NetlinkError as error:
+        if error.code in (errno.EINVAL, errno.ENOENT, errno.ENODEV):  # no clsact qdisc
+            return
+        raise
+    if any(f["info"] >> 16 == DECAP_FILTER_PRIORITY for f in filters):
+        log.info("removing owned tc filter on interface %s", index)
+        await ignore_missing(
+            ipr.tc("del-filter", "bpf", index=index, parent=TC_INGRESS, prio=DECAP_FILTER_PRIORITY)
+        )
 
 
 cleanup_leftovers = remove_owned_state

@@ -7,8 +7,8 @@ request through its request filters and generic attribute encoder, which
 costs 0.5-1 ms of CPU per route on the lab's 2-core machines, more than the
 kernel's work by far. The requests have one fixed shape (RTM_NEWROUTE with
 NLM_F_REPLACE: a prefix, a table, a metric, an output interface and, for a
-seg6 tunnel, its encapsulation), so they are packed with `struct` from the
-kernel's uapi layouts (rtnetlink.h, lwtunnel.h, seg6_iptunnel.h, seg6.h) in
+seg6 or BPF tunnel, its encapsulation), so they are packed with `struct` from
+the kernel's uapi layouts (rtnetlink.h, lwtunnel.h, seg6_iptunnel.h, seg6.h) in
 tens of microseconds. Everything else, dumps and reading routes back
 included, stays with pyroute2; tests/io/test_route_request.py checks that
 the kernel stores exactly what pyroute2's own request would have stored.
@@ -40,8 +40,10 @@ RT_SCOPE_UNIVERSE = 0
 RT_TABLE_UNSPEC = 0
 RTA_DST, RTA_OIF, RTA_PRIORITY, RTA_TABLE, RTA_ENCAP_TYPE, RTA_ENCAP = 1, 4, 6, 15, 21, 22
 NLA_F_NESTED = 0x8000
-LWTUNNEL_ENCAP_SEG6 = 5
+LWTUNNEL_ENCAP_SEG6, LWTUNNEL_ENCAP_BPF = 5, 6
 SEG6_IPTUNNEL_SRH = 1
+LWT_BPF_XMIT, LWT_BPF_XMIT_HEADROOM = 3, 4
+LWT_BPF_PROG_FD, LWT_BPF_PROG_NAME = 1, 2
 IPV6_SRCRT_TYPE_4 = 4
 
 _NLMSGHDR = struct.Struct("=IHHII")
@@ -50,18 +52,36 @@ _RTATTR = struct.Struct("=HH")
 _NLMSGERR = struct.Struct("=i")
 
 
-Seg6 = tuple[int, tuple[IPv6Address, ...]]  # seg6 mode, segments in path order
+@dataclass(frozen=True)
+class Seg6Encap:
+    """seg6 lightweight tunnel: `mode`, `segments` in path order."""
+
+    mode: int
+    segments: tuple[IPv6Address, ...]
+
+
+@dataclass(frozen=True)
+class BpfEncap:
+    """BPF lightweight tunnel: the program `fd` at the lwt xmit hook, and the
+    `headroom` it adds (subtracted from the route's MTU by the kernel)."""
+
+    fd: int
+    name: str
+    headroom: int
+
+
+Encapsulation = Seg6Encap | BpfEncap
 
 
 @dataclass(frozen=True)
 class Route:
-    """`prefix` out of `oif` in `table`, with a seg6 encapsulation when given."""
+    """`prefix` out of `oif` in `table`, with an encapsulation when given."""
 
     prefix: IPv6Network
     table: int
     oif: int
     priority: int | None = None
-    seg6: Seg6 | None = None
+    encap: Encapsulation | None = None
     protocol: int = ROUTE_PROTOCOL
 
 
@@ -77,6 +97,27 @@ def seg6_encapsulation(mode: int, segments: tuple[IPv6Address, ...]) -> bytes:
     srh = struct.pack("=BBBBBBH", 0, 2 * len(segments), IPV6_SRCRT_TYPE_4, last, last, 0, 0)
     srh += b"".join(segment.packed for segment in reversed(segments))
     return _attribute(SEG6_IPTUNNEL_SRH, struct.pack("=i", mode) + srh)
+
+
+def bpf_encapsulation(encap: BpfEncap) -> bytes:
+    """RTA_ENCAP for LWTUNNEL_ENCAP_BPF: the xmit program (fd and name), then
+    the headroom (include/uapi/linux/lwtunnel.h)."""
+    program = _attribute(LWT_BPF_PROG_FD, struct.pack("=I", encap.fd))
+    program += _attribute(LWT_BPF_PROG_NAME, encap.name.encode() + b"\0")
+    return _attribute(LWT_BPF_XMIT | NLA_F_NESTED, program) + _attribute(
+        LWT_BPF_XMIT_HEADROOM, struct.pack("=I", encap.headroom)
+    )
+
+
+def _encapsulation_attributes(encap: Encapsulation) -> list[bytes]:
+    if isinstance(encap, Seg6Encap):
+        kind, payload = LWTUNNEL_ENCAP_SEG6, seg6_encapsulation(encap.mode, encap.segments)
+    else:
+        kind, payload = LWTUNNEL_ENCAP_BPF, bpf_encapsulation(encap)
+    return [
+        _attribute(RTA_ENCAP_TYPE, struct.pack("=H", kind)),
+        _attribute(RTA_ENCAP | NLA_F_NESTED, payload),
+    ]
 
 
 def new_route_request(sequence: int, route: Route) -> bytes:
@@ -99,10 +140,8 @@ def new_route_request(sequence: int, route: Route) -> bytes:
     ]
     if route.priority is not None:
         attributes.append(_attribute(RTA_PRIORITY, struct.pack("=I", route.priority)))
-    if route.seg6 is not None:
-        mode, segments = route.seg6
-        attributes.append(_attribute(RTA_ENCAP_TYPE, struct.pack("=H", LWTUNNEL_ENCAP_SEG6)))
-        attributes.append(_attribute(RTA_ENCAP | NLA_F_NESTED, seg6_encapsulation(mode, segments)))
+    if route.encap is not None:
+        attributes += _encapsulation_attributes(route.encap)
     body = header + b"".join(attributes)
     flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE
     return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), RTM_NEWROUTE, flags, sequence, 0) + body

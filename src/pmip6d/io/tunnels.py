@@ -1,6 +1,6 @@
 """IPv6-in-IPv6 tunnels between LMA and MAG, routes into them and policy rules.
 
-Two drivers give the same operations (see docs/tunnels.md for the recipe):
+Three drivers give the same operations (see docs/tunnels.md for the recipe):
 
 - ``Ip6tnlDriver``: one classic ``ip6tnl`` interface per peer; routes point
   at the interface. Needs the ip6_tunnel kernel module.
@@ -10,7 +10,14 @@ Two drivers give the same operations (see docs/tunnels.md for the recipe):
   header), decapsulation is an ``End.DT6`` ``seg6local`` route selected by a
   rule for protocol 41 to our own endpoint address.
 
-``select_driver("auto")`` prefers ip6tnl when the kernel can create one.
+- ``BpfDriver``: for kernels with neither (like the lab's CI machines): an
+  eBPF program at each route's lwt xmit hook pushes the outer IPv6 header,
+  a tc ingress filter on every interface toward a peer strips it
+  (``bpf_tunnel``). Same bytes on the wire as the others. Needs CAP_BPF (or
+  CAP_SYS_ADMIN, which Docker 20.10 grants instead: it does not know CAP_BPF).
+
+``select_driver("auto")`` prefers ip6tnl when the kernel can create one, then
+seg6, then bpf.
 
 All methods are coroutines on a shared ``pyroute2.AsyncIPRoute`` because the
 synchronous IPRoute of pyroute2 0.9 cannot run inside an asyncio loop. The
@@ -27,13 +34,13 @@ from typing import Protocol
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from pmip6d.io import ownership, seg6_compat
+from pmip6d.io import bpf_tunnel, ownership, seg6_compat
 from pmip6d.io.ownership import AF_INET6, MAIN_TABLE, ROUTE_PROTOCOL
-from pmip6d.io.route_request import Route, RouteRequests, Seg6
+from pmip6d.io.route_request import BpfEncap, Encapsulation, Route, RouteRequests, Seg6Encap
 
 log = logging.getLogger(__name__)
 
-DRIVER_CHOICES = ("auto", "seg6", "ip6tnl")
+DRIVER_CHOICES = ("auto", "seg6", "ip6tnl", "bpf")
 IPPROTO_IPV6 = 41
 
 
@@ -43,10 +50,10 @@ class TunnelError(RuntimeError):
 
 @dataclass(frozen=True)
 class PeerPath:
-    """How a route reaches a peer: out of `oif`, with seg6 (mode, segments) or not."""
+    """How a route reaches a peer: out of `oif`, encapsulated by the route or not."""
 
     oif: int
-    seg6: Seg6 | None = None
+    encap: Encapsulation | None = None
 
 
 class TunnelDriver(Protocol):
@@ -100,7 +107,7 @@ class _PolicyRoutingDriver:
         for attempt in range(2):
             try:
                 path = await self._toward_peer(peer)
-                self.routes.replace(Route(prefix, table, path.oif, seg6=path.seg6))
+                self.routes.replace(Route(prefix, table, path.oif, encap=path.encap))
                 return
             except NetlinkError:
                 if attempt or not self._forget_oif(peer):
@@ -233,7 +240,7 @@ class Seg6Driver(_PolicyRoutingDriver):
 
     async def _toward_peer(self, peer: IPv6Address) -> PeerPath:
         return PeerPath(
-            await self._oif_toward(peer), (seg6_compat.SEG6_IPTUN_MODE_ENCAP_RED, (peer,))
+            await self._oif_toward(peer), Seg6Encap(seg6_compat.SEG6_IPTUN_MODE_ENCAP_RED, (peer,))
         )
 
     def __init__(self, ipr: AsyncIPRoute, routes: RouteRequests):
@@ -329,6 +336,92 @@ class Seg6Driver(_PolicyRoutingDriver):
         self.local_address = None
 
 
+class BpfDriver(_PolicyRoutingDriver):
+    """RFC 2473 tunnels made of two eBPF programs (see ``bpf_tunnel``).
+
+    Routes into a tunnel carry an lwt xmit program that pushes the outer
+    header toward the peer (one program per peer, its addresses baked in);
+    every interface gets the tc ingress filter that strips the outer header
+    of packets sent to our endpoint. No policy rule and no local rule move
+    are needed: decapsulation happens before routing.
+    """
+
+    name = "bpf"
+
+    def __init__(self, ipr: AsyncIPRoute, routes: RouteRequests):
+        super().__init__(ipr, routes)
+        self._encapsulation: dict[IPv6Address, bpf_tunnel.LoadedProgram] = {}
+        self._decapsulation: bpf_tunnel.LoadedProgram | None = None
+        self._decapsulating: set[int] = set()
+
+    async def enable_decapsulation(
+        self, local_address: IPv6Address, ifname: str | None = None
+    ) -> None:
+        """Load the filter for ``local_address`` and attach it to every interface
+        but loopback (``ifname`` is not needed: no route anchors anything here).
+
+        Like the seg6 driver's End.DT6 route, and unlike an ip6tnl device, it
+        decapsulates whatever is tunnelled to our endpoint, from any source and
+        on any interface: a peer's packets may arrive on any of them (an MN
+        multihomed through two MAGs, a reroute in the transport network).
+        Interfaces that appear later get it when a peer is first routed through
+        them."""
+        if self._decapsulation is None:
+            self._decapsulation = _load_bpf(bpf_tunnel.load_decapsulation, local_address)
+        self.local_address = local_address
+        async for link in await self.ipr.get_links():
+            if link.get("ifname") != "lo":
+                await self._decapsulate_on(link["index"])
+
+    async def _decapsulate_on(self, index: int) -> None:
+        if index in self._decapsulating:
+            return
+        if self._decapsulation is None:
+            raise TunnelError("call enable_decapsulation(local_address) before routing to a peer")
+        await ownership.ignore_existing(self.ipr.tc("add", "clsact", index=index))
+        await self.ipr.tc(
+            "replace-filter",
+            "bpf",
+            index=index,
+            handle=1,
+            parent=ownership.TC_INGRESS,
+            prio=ownership.DECAP_FILTER_PRIORITY,
+            fd=self._decapsulation.fd,
+            name=self._decapsulation.name,
+            direct_action=True,
+        )
+        self._decapsulating.add(index)
+
+    async def disable_decapsulation(self) -> None:
+        for index in self._decapsulating:
+            await ownership.remove_decapsulation_filter(self.ipr, index)
+        self._decapsulating.clear()
+        for program in [self._decapsulation, *self._encapsulation.values()]:
+            if program is not None:
+                program.close()
+        self._decapsulation = None
+        self._encapsulation.clear()
+        self.local_address = None
+
+    async def _toward_peer(self, peer: IPv6Address) -> PeerPath:
+        if self.local_address is None:
+            raise TunnelError("call enable_decapsulation(local_address) before routing to a peer")
+        oif = await self._oif_toward(peer)
+        await self._decapsulate_on(oif)
+        program = self._encapsulation.get(peer)
+        if program is None:
+            program = _load_bpf(bpf_tunnel.load_encapsulation, self.local_address, peer)
+            self._encapsulation[peer] = program
+        return PeerPath(oif, BpfEncap(program.fd, program.name, bpf_tunnel.OUTER_HEADER_LENGTH))
+
+
+def _load_bpf(loader, *addresses: IPv6Address) -> bpf_tunnel.LoadedProgram:
+    try:
+        return loader(*addresses)
+    except OSError as error:
+        raise TunnelError(f"cannot load the bpf tunnel program: {error}") from None
+
+
 class Ip6tnlDriver(_PolicyRoutingDriver):
     """Classic ip6tnl interfaces, one per peer, named ``pmip6-<hash of peer>``.
 
@@ -392,10 +485,10 @@ async def _kernel_has_ip6tnl(ipr: AsyncIPRoute) -> bool:
     return True
 
 
-async def _kernel_has_seg6(ipr: AsyncIPRoute) -> bool:
-    # A seg6 route in our decapsulation table toward a documentation prefix,
-    # deleted at once; lo is fine because the route is never used.
-    probe = {
+async def _probe_route(ipr: AsyncIPRoute) -> dict:
+    """Where a driver probe puts its throwaway route: our decapsulation table,
+    toward a documentation prefix, on lo (fine: the route is never used)."""
+    return {
         "family": AF_INET6,
         "dst": "2001:db8:ffff:ffff::",
         "dst_len": 64,
@@ -403,6 +496,10 @@ async def _kernel_has_seg6(ipr: AsyncIPRoute) -> bool:
         "proto": ROUTE_PROTOCOL,
         "oif": (await ipr.link_lookup(ifname="lo"))[0],
     }
+
+
+async def _kernel_has_seg6(ipr: AsyncIPRoute) -> bool:
+    probe = await _probe_route(ipr)
     try:
         await ipr.route(
             "replace",
@@ -415,11 +512,33 @@ async def _kernel_has_seg6(ipr: AsyncIPRoute) -> bool:
     return True
 
 
-async def select_driver(setting: str, ipr: AsyncIPRoute, routes: RouteRequests) -> TunnelDriver:
-    """Return the tunnel driver named by ``setting`` ("auto", "seg6" or "ip6tnl").
+async def _kernel_has_bpf_tunnels(ipr: AsyncIPRoute) -> str | None:
+    """None when this process can load both programs and route through an lwt
+    xmit program; otherwise why not, for the error message."""
+    probe = await _probe_route(ipr)
+    local, peer = IPv6Address("2001:db8::1"), IPv6Address("2001:db8::2")
+    try:
+        bpf_tunnel.load_decapsulation(local).close()
+        program = bpf_tunnel.load_encapsulation(local, peer)
+    except OSError as error:
+        return str(error)
+    try:
+        xmit = {"fd": program.fd, "name": program.name, "headroom": bpf_tunnel.OUTER_HEADER_LENGTH}
+        await ipr.route("replace", encap={"type": "bpf", "xmit": xmit}, **probe)
+        await ipr.route("del", **probe)
+    except NetlinkError as error:
+        return f"lwt bpf route refused: {error}"
+    finally:
+        program.close()
+    return None
 
-    ``auto`` picks ip6tnl if the kernel can create one, else seg6 if the
-    kernel accepts seg6 routes. An explicit choice the kernel cannot do raises.
+
+async def select_driver(setting: str, ipr: AsyncIPRoute, routes: RouteRequests) -> TunnelDriver:
+    """Return the tunnel driver named by ``setting`` (one of DRIVER_CHOICES).
+
+    ``auto`` picks ip6tnl if the kernel can create one, else seg6 if the kernel
+    accepts seg6 routes, else bpf if this process may load BPF programs. An
+    explicit choice the kernel cannot do raises, saying why.
     """
     if setting not in DRIVER_CHOICES:
         raise ValueError(f"tunnel driver must be one of {DRIVER_CHOICES}, not {setting!r}")
@@ -427,6 +546,16 @@ async def select_driver(setting: str, ipr: AsyncIPRoute, routes: RouteRequests) 
         return Ip6tnlDriver(ipr, routes)
     if setting == "ip6tnl":
         raise TunnelError("tunnel driver ip6tnl requested but the kernel has no ip6_tunnel")
-    if await _kernel_has_seg6(ipr):
+    if setting in ("auto", "seg6") and await _kernel_has_seg6(ipr):
         return Seg6Driver(ipr, routes)
-    raise TunnelError("the kernel supports neither ip6tnl nor seg6 tunnels")
+    if setting == "seg6":
+        raise TunnelError("tunnel driver seg6 requested but the kernel has no seg6 lwtunnel")
+    why_not_bpf = await _kernel_has_bpf_tunnels(ipr)
+    if why_not_bpf is None:
+        return BpfDriver(ipr, routes)
+    if setting == "bpf":
+        raise TunnelError(f"tunnel driver bpf requested but unusable here: {why_not_bpf}")
+    raise TunnelError(
+        "no tunnel driver works here: the kernel has neither ip6_tunnel nor seg6 "
+        f"lwtunnel, and bpf is unusable: {why_not_bpf}"
+    )
