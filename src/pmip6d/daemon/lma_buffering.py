@@ -20,7 +20,7 @@ from typing import Any
 from netfilterqueue import Packet
 
 from pmip6d.config import BufferingConfig, ProtocolConstants
-from pmip6d.core.buffer import BufferLimits, BufferPool, PacingPolicy, VerdictAction
+from pmip6d.core.buffer import BufferPool, VerdictAction
 from pmip6d.daemon.eventlog import EventLog
 from pmip6d.daemon.prefix_owners import PrefixOwners
 from pmip6d.io.nfqueue import BufferRules, PacketQueue
@@ -34,34 +34,12 @@ def packet_size(header: bytes) -> int:
     return IPV6_HEADER + struct.unpack_from("!H", header, 4)[0]
 
 
-def engine_settings(config: BufferingConfig, timers: ProtocolConstants):
-    hold_time = config.hold_time
-    if hold_time is None:
-        hold_time = timers.min_delay_before_bce_delete
-    limits = BufferLimits(
-        max_packets_per_mn=config.max_packets_per_mn,
-        max_bytes_per_mn=config.max_bytes_per_mn,
-        max_packets_total=config.max_packets_total,
-        max_bytes_total=config.max_bytes_total,
-        hold_time=hold_time,
-    )
-    pacing = PacingPolicy(
-        rate_factor=config.release_rate_factor,
-        min_rate_pps=config.min_release_rate,
-        max_rate_pps=config.max_release_rate,
-        max_burst=config.release_burst,
-        idle_close=config.idle_close,
-        hand_back_wait=config.hand_back_wait,
-    )
-    return limits, pacing
-
-
 class LmaBuffering:
     def __init__(self, config: BufferingConfig, timers: ProtocolConstants, log: EventLog):
         self.config = config
         self.log = log
-        limits, pacing = engine_settings(config, timers)
-        self.pool = BufferPool(limits, pacing)
+        # The configuration is the engine's limits and pacing, field for field.
+        self.pool = BufferPool(config.with_hold_time(timers), config)
         self.rules = BufferRules()
         self.queue: PacketQueue | None = None
         self.injector: PacketInjector | None = None

@@ -71,9 +71,7 @@ class LmaService(ServiceBase):
         ]
         self.log.emit("peers-prepared", peers=prepared)
         self.buffers.start()
-        self.hand_backs = HandBackSocket(
-            self.local_address, self.config.lma.buffering.hand_back_port
-        )
+        self.hand_backs = HandBackSocket(self.local_address, self.config.hand_back_port)
 
     async def shutdown(self) -> None:
         self.buffers.shutdown()

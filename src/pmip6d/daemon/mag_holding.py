@@ -17,8 +17,8 @@ from typing import Any
 
 from netfilterqueue import Packet
 
-from pmip6d.config import MagConfig
-from pmip6d.core.buffer import BufferLimits, BufferPool, VerdictAction
+from pmip6d.config import MagConfig, ProtocolConstants
+from pmip6d.core.buffer import BufferPool, VerdictAction
 from pmip6d.daemon.eventlog import EventLog
 from pmip6d.daemon.prefix_owners import PrefixOwners
 from pmip6d.io.handback_socket import HandBackSocket
@@ -28,18 +28,19 @@ from pmip6d.wire.handback import pack_hand_back
 
 
 class MagHolding:
-    def __init__(self, config: MagConfig, hold_time: float, log: EventLog, routes: HoldRoutes):
+    def __init__(
+        self,
+        config: MagConfig,
+        timers: ProtocolConstants,
+        hand_back_port: int,
+        log: EventLog,
+        routes: HoldRoutes,
+    ):
         self.config = config
+        self.hand_back_port = hand_back_port
         self.log = log
         self.routes = routes
-        limits = BufferLimits(
-            max_packets_per_mn=config.max_held_packets_per_mn,
-            max_bytes_per_mn=config.max_held_packets_per_mn * 1500,
-            max_packets_total=config.max_held_packets_per_mn * 4,
-            max_bytes_total=config.max_held_packets_per_mn * 4 * 1500,
-            hold_time=hold_time,
-        )
-        self.pool = BufferPool(limits)
+        self.pool = BufferPool(config.hold_limits.with_hold_time(timers))
         self.rules = BufferRules(chain=HOLD_CHAIN, hook="FORWARD")
         self.queue: PacketQueue | None = None
         self.socket: HandBackSocket | None = None
@@ -57,7 +58,7 @@ class MagHolding:
         self.queue = PacketQueue(
             self.config.hold_queue_num,
             self._on_packet,
-            max_held=self.config.max_held_packets_per_mn,
+            max_held=self.config.hold_limits.max_packets_total,
             copy_range=COPY_WHOLE,
         )
         self.socket = HandBackSocket(self.config.proxy_coa)
@@ -118,7 +119,7 @@ class MagHolding:
         assert self.socket is not None
         for datagram in pack_hand_back(mn_id, packets):
             try:
-                self.socket.send(lma, self.config.hand_back_port, datagram)
+                self.socket.send(lma, self.hand_back_port, datagram)
             except OSError as exc:
                 self.counters["hand_back_send_failed"] += 1
                 self.log.emit("hand-back-failed", "warning", mn_id=mn_id, error=str(exc))
