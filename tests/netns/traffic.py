@@ -106,7 +106,7 @@ def link_gap(domain: Domain) -> float | None:
     stops = [
         e["ts"]
         for e in domain.log_events("mag1")
-        if (e["event"] == "carrier" and not e["up"]) or e["event"] == "access-route-removed"
+        if (e["event"] == "carrier" and not e["up"]) or e["event"] == "access_route_removed"
     ]
     up = [e["ts"] for e in domain.log_events("mag2") if e["event"] == "carrier" and e["up"]]
     if not stops or not up:

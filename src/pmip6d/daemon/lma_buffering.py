@@ -90,7 +90,7 @@ class LmaBuffering:
         for prefix in prefixes:
             self._owner.add(prefix, mn_id)
             self.rules.hold_prefix(prefix, self.config.queue_num)
-        self.log.emit("buffering-started", mn_id=mn_id, prefixes=list(prefixes))
+        self.log.emit("buffering_started", mn_id=mn_id, prefixes=list(prefixes))
 
     def release(self, mn_id: str, now: float) -> None:
         buffer = self.pool.get(mn_id)
@@ -99,7 +99,7 @@ class LmaBuffering:
         released = buffer.start_release(now)
         self._forward(released)
         self.log.emit(
-            "buffer-release-started",
+            "buffer_release_started",
             mn_id=mn_id,
             held=buffer.depth + len(released),
             first_burst=len(released),
@@ -113,7 +113,7 @@ class LmaBuffering:
         dropped = buffer.discard(now)
         self._drop(dropped)
         self._close(mn_id, now)
-        self.log.emit("buffer-discarded", "warning", mn_id=mn_id, dropped=len(dropped))
+        self.log.emit("buffer_discarded", "warning", mn_id=mn_id, dropped=len(dropped))
 
     def hand_back(self, mn_id: str, packets: tuple[bytes, ...], last: bool, now: float) -> None:
         buffer = self.pool.get(mn_id)
@@ -171,7 +171,7 @@ class LmaBuffering:
                 buffer.close(now)
             final = buffer.stats(now)
             self.last_closed[mn_id] = final
-            self.log.emit("buffer-closed", mn_id=mn_id, **_summary(final))
+            self.log.emit("buffer_closed", mn_id=mn_id, **_summary(final))
             self.pool.forget(mn_id)
 
     # -- carrying out verdicts ---------------------------------------------------------
@@ -227,7 +227,7 @@ class LmaBuffering:
             self.injector.send(packet)
         except (OSError, ValueError) as exc:
             self.counters["inject_failed"] += 1
-            self.log.emit("inject-failed", "warning", error=str(exc))
+            self.log.emit("inject_failed", "warning", error=str(exc))
 
     def stats(self, now: float) -> dict[str, Any]:
         stats = self.pool.stats(now)

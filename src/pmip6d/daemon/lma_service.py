@@ -19,7 +19,7 @@ from pmip6d.core.lma import LocalMobilityAnchor
 from pmip6d.daemon.eventlog import EventLog
 from pmip6d.daemon.lma_buffering import LmaBuffering
 from pmip6d.daemon.service import ServiceBase, restart_counter_at
-from pmip6d.io.handback_socket import HandBackSocket
+from pmip6d.io.hand_back_socket import HandBackSocket
 from pmip6d.wire.handback import HandBackError, unpack_hand_back
 
 
@@ -69,7 +69,7 @@ class LmaService(ServiceBase):
             for mag in self.policy.authorized_mags
             if await self.tunnels.prepare_peer(mag.address)
         ]
-        self.log.emit("peers-prepared", peers=prepared)
+        self.log.emit("peers_prepared", peers=prepared)
         self.buffers.start()
         self.hand_backs = HandBackSocket(self.local_address, self.config.hand_back_port)
 
@@ -114,16 +114,16 @@ class LmaService(ServiceBase):
         while (datagram := self.hand_backs.receive()) is not None:
             if not self.policy.is_authorized_mag(datagram.source):
                 self.io_counters["hand_back_unauthorized"] += 1
-                self.log.emit("hand-back-refused", "warning", src=datagram.source)
+                self.log.emit("hand_back_refused", "warning", src=datagram.source)
                 continue
             try:
                 message = unpack_hand_back(datagram.payload)
             except HandBackError as exc:
                 self.io_counters["hand_back_malformed"] += 1
-                self.log.emit("hand-back-malformed", "warning", src=datagram.source, error=str(exc))
+                self.log.emit("hand_back_malformed", "warning", src=datagram.source, error=str(exc))
                 continue
             self.log.emit(
-                "hand-back",
+                "hand_back_received",
                 mn_id=message.mn_id,
                 src=datagram.source,
                 packets=len(message.packets),

@@ -21,7 +21,7 @@ from pmip6d.config import MagConfig, ProtocolConstants
 from pmip6d.core.buffer import BufferPool, VerdictAction
 from pmip6d.daemon.eventlog import EventLog
 from pmip6d.daemon.prefix_owners import PrefixOwners
-from pmip6d.io.handback_socket import HandBackSocket
+from pmip6d.io.hand_back_socket import HandBackSocket
 from pmip6d.io.hold_route import HOLD_DEVICE, HoldRoutes, linkdown_routes_ignored
 from pmip6d.io.nfqueue import COPY_WHOLE, HOLD_CHAIN, BufferRules, PacketQueue
 from pmip6d.wire.handback import pack_hand_back
@@ -65,7 +65,7 @@ class MagHolding:
         for ifname in self.config.access_interfaces:
             if not linkdown_routes_ignored(ifname):
                 self.log.emit(
-                    "hold-ineffective",
+                    "hold_ineffective",
                     "warning",
                     interface=ifname,
                     fix=f"sysctl net.ipv6.conf.{ifname}.ignore_routes_with_linkdown=1",
@@ -122,10 +122,10 @@ class MagHolding:
                 self.socket.send(lma, self.hand_back_port, datagram)
             except OSError as exc:
                 self.counters["hand_back_send_failed"] += 1
-                self.log.emit("hand-back-failed", "warning", mn_id=mn_id, error=str(exc))
+                self.log.emit("hand_back_send_failed", "warning", mn_id=mn_id, error=str(exc))
         self.counters["handed_back_packets"] += len(packets)
         dropped = buffer.stats(now)["dropped_total"] if buffer is not None else 0
-        self.log.emit("handed-back", mn_id=mn_id, packets=len(packets), dropped=dropped)
+        self.log.emit("hand_back_sent", mn_id=mn_id, packets=len(packets), dropped=dropped)
         self.pool.forget(mn_id)
         await self._disarm(mn_id)
 

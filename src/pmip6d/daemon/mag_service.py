@@ -70,7 +70,7 @@ class MagService(ServiceBase):
         await super().start(now)
         assert self.ipr is not None and self.tunnels is not None
         prepared = await self.tunnels.prepare_peer(self.mag.lma_address, source_table=True)
-        self.log.emit("peers-prepared", peers=[str(self.mag.lma_address)] if prepared else [])
+        self.log.emit("peers_prepared", peers=[str(self.mag.lma_address)] if prepared else [])
         assert self.routes is not None
         self.access = AccessLinks(self.ipr, self.routes)
         self.holding = MagHolding(
@@ -85,7 +85,7 @@ class MagService(ServiceBase):
         self.solicitations = RouterSolicitationSnooper(self.mag.access_interfaces)
         self.advertiser = RouterAdvertisementSender(self.mag.access_link_local)
         carrier = self.links.initial_state()
-        self.log.emit("access-links", carrier=carrier)
+        self.log.emit("access_links", carrier=carrier)
 
     async def shutdown(self) -> None:
         if self.holding is not None:
@@ -167,7 +167,7 @@ class MagService(ServiceBase):
             if rs.link_layer_address is None:
                 # An RS sent before the MN had an address carries no link-layer
                 # option; the MN repeats it once its link-local address is up.
-                self.log.emit("rs-without-link-layer", "debug", interface=rs.ifname)
+                self.log.emit("rs_without_link_layer", "debug", interface=rs.ifname)
                 continue
             link_layer = mac_text(rs.link_layer_address)
             self.submit(self.machine.router_solicited(rs.ifname, link_layer, time.time()))
@@ -198,7 +198,7 @@ class MagService(ServiceBase):
         # instant the MN stops getting packets from here (the log says when).
         for prefix in action.prefixes:
             await self.access.remove_access_route(prefix)
-        self.log.emit("access-route-removed", mn_id=action.mn_id, interface=action.access_interface)
+        self.log.emit("access_route_removed", mn_id=action.mn_id, interface=action.access_interface)
         for prefix in action.prefixes:
             await self.tunnels.remove_source_prefix_route(prefix)
         assert self.holding is not None

@@ -64,7 +64,7 @@ class ServiceBase:
         self.routes = RouteRequests()
         await ownership.remove_owned_state(self.ipr)
         self.tunnels = await select_driver(self.config.tunnel_driver, self.ipr, self.routes)
-        self.log.emit("tunnel-driver", driver=self.tunnels.name)
+        self.log.emit("tunnel_driver", driver=self.tunnels.name)
         await self.tunnels.enable_decapsulation(self.local_address, await self._anchor())
         self.mh = MobilityHeaderSocket(self.local_address)
         self._worker = asyncio.create_task(self._carry_out())
@@ -111,7 +111,7 @@ class ServiceBase:
 
     async def _drain(self) -> None:
         if not await self._actions_done():
-            self.log.emit("shutdown-actions-abandoned", "warning", pending=self._queue.qsize())
+            self.log.emit("shutdown_actions_abandoned", "warning", pending=self._queue.qsize())
 
     def readers(self) -> Iterable[tuple[int, Callable[[], None]]]:
         assert self.mh is not None
@@ -126,7 +126,7 @@ class ServiceBase:
                 message = decode(datagram.payload, datagram.source, datagram.destination)
             except ProtocolError as exc:
                 self.io_counters[f"malformed.{exc.status.name}"] += 1
-                self.log.emit("malformed-message", "warning", src=datagram.source, error=exc.reason)
+                self.log.emit("malformed_message", "warning", src=datagram.source, error=exc.reason)
                 continue
             self.submit(self.machine.receive(datagram.source, message, time.time()))
 
@@ -155,7 +155,7 @@ class ServiceBase:
             except Exception as exc:  # noqa: BLE001 - one failed action must not stop the daemon
                 self.io_counters[f"action_failed.{type(action).__name__}"] += 1
                 self.log.emit(
-                    "action-failed", "warning", action=type(action).__name__, error=repr(exc)
+                    "action_failed", "warning", action=type(action).__name__, error=repr(exc)
                 )
             finally:
                 self._queue.task_done()
@@ -180,6 +180,6 @@ class ServiceBase:
             if not isinstance(enabled, bool):
                 raise ControlError('"buffering" needs "enabled": true or false')
             self.machine.set_buffering(enabled)
-            self.log.emit("buffering-switched", enabled=enabled)
+            self.log.emit("buffering_switched", enabled=enabled)
             return {"buffering": enabled}
         raise ControlError(f"the {self.role} daemon has no command {request['command']!r}")
