@@ -1,4 +1,5 @@
-"""RA building (pure) and an RA that makes a real MN autoconfigure."""
+"""An RA sent by the MAG's sender makes a real MN autoconfigure (the RA codec
+itself: tests/wire/test_ndisc.py)."""
 
 import asyncio
 import json
@@ -9,39 +10,10 @@ import pytest
 from netns_lab import SHARED_MAC, entered, in_ns, route_requests, route_socket
 
 from pmip6d.io.access_link import AccessLinks
-from pmip6d.io.router_advertisement import (
-    PrefixInformation,
-    RouterAdvertisementSender,
-    build_router_advertisement,
-    parse_router_advertisement,
-)
+from pmip6d.io.router_advertisement import RouterAdvertisementSender
+from pmip6d.wire.ndisc import build_router_advertisement
 
 HNP = IPv6Network("2001:db8:100::/64")
-SECOND_HNP = IPv6Network("2001:db8:101::/64")
-
-
-def test_ra_carries_each_prefix_on_link_and_autonomous_with_the_shared_mac():
-    message = build_router_advertisement(
-        [HNP, SECOND_HNP],
-        SHARED_MAC,
-        router_lifetime=600,
-        valid_lifetime=900,
-        preferred_lifetime=300,
-        mtu=1400,
-    )
-    assert message[0] == 134 and message[2:4] == b"\0\0" and len(message) % 8 == 0
-    ra = parse_router_advertisement(message)
-    assert ra.router_lifetime == 600 and ra.cur_hop_limit == 64 and ra.mtu == 1400
-    assert ra.link_layer_address == bytes.fromhex(SHARED_MAC.replace(":", ""))
-    assert ra.prefixes == [
-        PrefixInformation(HNP, 900, 300, on_link=True, autonomous=True),
-        PrefixInformation(SECOND_HNP, 900, 300, on_link=True, autonomous=True),
-    ]
-
-
-def test_parse_rejects_other_icmpv6_types():
-    with pytest.raises(ValueError, match="133"):
-        parse_router_advertisement(bytes([133]) + bytes(15))
 
 
 @pytest.mark.root

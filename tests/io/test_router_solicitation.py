@@ -6,17 +6,9 @@ import select
 import pytest
 from netns_lab import entered, in_ns
 
-from pmip6d.io.router_solicitation import RouterSolicitationSnooper, source_link_layer_address
+from pmip6d.io.router_solicitation import RouterSolicitationSnooper
 
 MN_MAC = "02:00:5e:00:53:55"
-
-
-def test_sllao_is_read_and_its_absence_is_none():
-    header = bytes([133, 0, 0, 0, 0, 0, 0, 0])
-    sllao = bytes([1, 1]) + bytes.fromhex(MN_MAC.replace(":", ""))
-    assert source_link_layer_address(header + sllao) == bytes.fromhex("02005e005355")
-    assert source_link_layer_address(header) is None
-    assert source_link_layer_address(header + bytes([1, 0])) is None
 
 
 @pytest.fixture

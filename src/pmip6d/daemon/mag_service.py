@@ -23,10 +23,10 @@ from pmip6d.daemon.mag_holding import MagHolding
 from pmip6d.daemon.service import ServiceBase, restart_counter_at
 from pmip6d.io.access_link import AccessLinks
 from pmip6d.io.hold_route import HoldRoutes
-from pmip6d.io.icmpv6 import mac_text
 from pmip6d.io.link_monitor import LinkMonitor
-from pmip6d.io.router_advertisement import RouterAdvertisementSender, build_router_advertisement
+from pmip6d.io.router_advertisement import RouterAdvertisementSender
 from pmip6d.io.router_solicitation import RouterSolicitationSnooper
+from pmip6d.wire.ndisc import build_router_advertisement, mac_text
 
 
 @dataclass(frozen=True)

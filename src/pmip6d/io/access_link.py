@@ -13,7 +13,6 @@ from ipaddress import IPv6Address, IPv6Network
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from pmip6d.io.icmpv6 import mac_text
 from pmip6d.io.ownership import (
     AF_INET6,
     MAIN_TABLE,
@@ -23,6 +22,7 @@ from pmip6d.io.ownership import (
 )
 from pmip6d.io.route_request import Route, RouteRequests
 from pmip6d.io.router_advertisement import SHARED_LINK_LOCAL
+from pmip6d.wire.ndisc import mac_text
 
 IFA_F_NODAD = 0x02
 
