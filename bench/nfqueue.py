@@ -317,8 +317,8 @@ def rtr_buffered(packets: int, queue_num: int, commands: _Commands) -> dict:
     devnull = open(os.devnull, "w")  # noqa: SIM115 - closed below
     buffering = LmaBuffering(config, ProtocolConstants(), EventLog("rtr", stream=devnull))
     try:
-        buffering.start()
-        buffering.start_buffering(MN_ID, (DST_PREFIX,), time.time())
+        buffering.start().result()
+        buffering.start_buffering(MN_ID, (DST_PREFIX,), time.time()).result()
         buffer = buffering.pool.get(MN_ID)
         assert buffer is not None
 
@@ -356,7 +356,7 @@ def rtr_buffered(packets: int, queue_num: int, commands: _Commands) -> dict:
         closed = buffering.pool.get(MN_ID) is None
         drops = queue_drops(queue_num)
     finally:
-        buffering.shutdown()
+        buffering.shutdown().result()
         devnull.close()
     return {
         "processed": released,

@@ -172,11 +172,11 @@ def test_the_lma_buffer_releases_one_mn_without_letting_another_mns_packets_go(p
     receiver, sender = mn_receiver_and_cn_sender(ns)
 
     with receiver, sender, entered(ns["lma"]):
-        buffering.start()
+        buffering.start().result()
         try:
             now = time.time()
-            buffering.start_buffering("first", (halves[0],), now)
-            buffering.start_buffering("second", (halves[1],), now)
+            buffering.start_buffering("first", (halves[0],), now).result()
+            buffering.start_buffering("second", (halves[1],), now).result()
             for number in range(5):
                 sender.sendto(str(number).encode(), (MN_ADDRESS, PORT))
                 sender.sendto(str(100 + number).encode(), (second_address, PORT))
@@ -191,7 +191,7 @@ def test_the_lma_buffer_releases_one_mn_without_letting_another_mns_packets_go(p
             buffering.release("first", time.time())
             first_after = receive_all(receiver, 1)
         finally:
-            buffering.shutdown()
+            buffering.shutdown().result()
 
     assert second_only == [100, 101, 102, 103, 104]
     assert first_after == [0, 1, 2, 3, 4]

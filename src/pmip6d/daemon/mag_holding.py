@@ -10,8 +10,10 @@ puts them at the head of the MN's buffer.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
+from concurrent.futures import Future
 from ipaddress import IPv6Address, IPv6Network
 from typing import Any
 
@@ -23,7 +25,7 @@ from pmip6d.daemon.eventlog import EventLog
 from pmip6d.daemon.prefix_owners import PrefixOwners
 from pmip6d.io.hand_back_socket import HandBackSocket
 from pmip6d.io.hold_route import HOLD_DEVICE, HoldRoutes, linkdown_routes_ignored
-from pmip6d.io.nfqueue import COPY_WHOLE, HOLD_CHAIN, BufferRules, PacketQueue
+from pmip6d.io.nfqueue import COPY_WHOLE, HOLD_CHAIN, BufferRules, PacketQueue, RuleWorker
 from pmip6d.wire.handback import pack_hand_back
 
 
@@ -42,6 +44,7 @@ class MagHolding:
         self.routes = routes
         self.pool = BufferPool(config.hold_limits.with_hold_time(timers))
         self.rules = BufferRules(chain=HOLD_CHAIN, hook="FORWARD")
+        self.rule_worker = RuleWorker()
         self.queue: PacketQueue | None = None
         self.socket: HandBackSocket | None = None
         self.counters: Counter[str] = Counter()
@@ -52,9 +55,7 @@ class MagHolding:
 
     async def start(self) -> None:
         await self.routes.create_device()
-        self.rules.cleanup()
-        self.rules.install()
-        self.rules.hold_output_device(HOLD_DEVICE, self.config.hold_queue_num)
+        await asyncio.wrap_future(self.rule_worker.submit(self._fresh_rules))
         self.queue = PacketQueue(
             self.config.hold_queue_num,
             self._on_packet,
@@ -71,6 +72,11 @@ class MagHolding:
                     fix=f"sysctl net.ipv6.conf.{ifname}.ignore_routes_with_linkdown=1",
                 )
 
+    def _fresh_rules(self) -> None:
+        self.rules.cleanup()  # a crashed predecessor's leftovers
+        self.rules.install()
+        self.rules.hold_output_device(HOLD_DEVICE, self.config.hold_queue_num)
+
     def fileno(self) -> int:
         assert self.queue is not None
         return self.queue.fileno()
@@ -79,12 +85,15 @@ class MagHolding:
         assert self.queue is not None
         self.queue.process()
 
-    def shutdown(self) -> None:
-        self.rules.cleanup()
+    def shutdown(self) -> Future:
+        """Unbind and close; the Future is done once the rules are gone."""
         if self.queue is not None:
             self.queue.close()
         if self.socket is not None:
             self.socket.close()
+        done = self.rule_worker.submit(self.rules.cleanup)
+        self.rule_worker.close(wait=False)
+        return done
 
     # -- what the core asks for ------------------------------------------------------
 
