@@ -9,6 +9,7 @@ naming the file, the key path and what was expected.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import types
 import typing
@@ -305,11 +306,17 @@ def _fail(source: str, key: str, message: str) -> ConfigError:
     return ConfigError(f"{source}: {key or '<top level>'}: {message}")
 
 
+@functools.cache
+def _shape(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
+    """A dataclass's field types and fields, worked out once per class (a policy
+    of many MNs builds many of the same)."""
+    return typing.get_type_hints(cls), {f.name: f for f in dataclasses.fields(cls)}
+
+
 def _build(cls: type, data: Any, source: str, key: str) -> Any:
     if not isinstance(data, dict):
         raise _fail(source, key, f"expected a mapping, got {_shown(data)}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints, fields = _shape(cls)
     for name in data:
         if name not in fields:
             known = ", ".join(sorted(fields))

@@ -27,7 +27,7 @@ MN_MAC = "02:00:00:00:01:01"
 
 # RFC 4861 4.1: type 133, code, checksum (0: the kernel fills it in), reserved;
 # option 1 (Source Link-Layer Address), length 1 (x 8 octets), the MAC.
-RS_VECTOR = "85 00 0000 00000000" "01 01 020000000101"
+RS_VECTOR = "85 00 0000 00000000 01 01 020000000101"
 # RFC 4861 4.2: type 134, code, checksum, cur hop limit 64, flags 0, router lifetime
 # 1800, reachable time 0, retrans timer 0; option 1 with the shared MAC; option 3
 # (Prefix Information), length 4, prefix length 64, flags L|A, valid 86400,
