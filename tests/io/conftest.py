@@ -1,20 +1,13 @@
-import os
-import sys
+"""The adapter tier (root; tests/conftest.py marks this directory `root`)."""
 
 import pytest
 
-# tests/ has no packages (a tests/io package would shadow the stdlib io), so
-# make the shared namespace helpers importable by the test modules here.
-sys.path.insert(0, os.path.dirname(__file__))
-
-from netns_lab import Namespaces  # noqa: E402
+from tests.io.pmip_path import AdapterNamespaces
 
 
 @pytest.fixture
 def namespaces():
-    if os.geteuid() != 0:
-        pytest.skip("needs root for network namespaces")
-    created = Namespaces()
+    created = AdapterNamespaces()
     try:
         yield created
     finally:

@@ -3,12 +3,8 @@
 import asyncio
 from ipaddress import IPv6Network
 
-import pytest
-from netns_lab import SHARED_MAC, in_ns, route_requests, route_socket
-
 from pmip6d.io.access_link import AccessLinks
-
-pytestmark = pytest.mark.root
+from tests.io.pmip_path import SHARED_MAC, in_ns, route_requests, route_socket
 
 HNP = IPv6Network("2001:db8:100::/64")
 

@@ -9,7 +9,13 @@ from collections.abc import Callable
 from ipaddress import IPv6Address, IPv6Network
 
 import pytest
-from netns_lab import (
+
+from pmip6d.config import BufferingConfig, ProtocolConstants
+from pmip6d.daemon.eventlog import EventLog
+from pmip6d.daemon.lma_buffering import LmaBuffering
+from pmip6d.io.nfqueue import BUFFER_CHAIN, BufferRules, PacketQueue
+from pmip6d.io.tunnels import Seg6Driver
+from tests.io.pmip_path import (
     LMA_ADDRESS,
     MN_ADDRESS,
     MN_PREFIX,
@@ -22,14 +28,6 @@ from netns_lab import (
     route_socket,
     tshark_fields,
 )
-
-from pmip6d.config import BufferingConfig, ProtocolConstants
-from pmip6d.daemon.eventlog import EventLog
-from pmip6d.daemon.lma_buffering import LmaBuffering
-from pmip6d.io.nfqueue import BUFFER_CHAIN, BufferRules, PacketQueue
-from pmip6d.io.tunnels import Seg6Driver
-
-pytestmark = pytest.mark.root
 
 PREFIX = IPv6Network(MN_PREFIX)
 QUEUE = 7

@@ -4,12 +4,10 @@ import asyncio
 from ipaddress import IPv6Address, IPv6Network
 
 import pytest
-from netns_lab import in_ns, route_requests, route_socket
 
 from pmip6d.io import ownership
 from pmip6d.io.tunnels import Seg6Driver
-
-pytestmark = pytest.mark.root
+from tests.io.pmip_path import in_ns, route_requests, route_socket
 
 
 def rules(ns: str) -> str:

@@ -6,17 +6,14 @@ import json
 import time
 from ipaddress import IPv6Address, IPv6Network
 
-import pytest
-from netns_lab import SHARED_MAC, entered, in_ns, route_requests, route_socket
-
 from pmip6d.io.access_link import AccessLinks
 from pmip6d.io.router_advertisement import RouterAdvertisementSender
 from pmip6d.wire.ndisc import build_router_advertisement
+from tests.io.pmip_path import SHARED_MAC, entered, in_ns, route_requests, route_socket
 
 HNP = IPv6Network("2001:db8:100::/64")
 
 
-@pytest.mark.root
 def test_mn_autoconfigures_from_the_ra_and_uses_the_shared_router(namespaces):
     mag = namespaces.add("mag", router=True)
     mn = namespaces.add("mn")

@@ -12,7 +12,10 @@ import time
 from ipaddress import IPv6Address, IPv6Network
 
 import pytest
-from netns_lab import (
+
+from pmip6d.io import ownership
+from pmip6d.io.tunnels import PeerPath, Seg6Driver, TunnelError, select_driver
+from tests.io.pmip_path import (
     CN_ADDRESS,
     LMA_ADDRESS,
     MN_ADDRESS,
@@ -25,11 +28,6 @@ from netns_lab import (
     route_socket,
     tshark_fields,
 )
-
-from pmip6d.io import ownership
-from pmip6d.io.tunnels import PeerPath, Seg6Driver, TunnelError, select_driver
-
-pytestmark = pytest.mark.root
 
 PREFIX = IPv6Network(MN_PREFIX)
 SEG6_IPTUN_MODE_ENCAP = 1  # include/uapi/linux/seg6_iptunnel.h
