@@ -203,13 +203,16 @@ class MagConfig:
     hold_queue_num: int = 8
 
 
+DEFAULT_CONTROL_SOCKET = Path("/run/pmip6d/pmip6d.sock")
+
+
 @dataclass(frozen=True)
 class NodeConfig:
     role: Literal["lma", "mag"]
     policy_file: Path
     node_name: str = "pmip6d"
     log_format: Literal["text", "json"] = "text"
-    control_socket: Path = Path("/run/pmip6d/pmip6d.sock")
+    control_socket: Path = DEFAULT_CONTROL_SOCKET
     tunnel_driver: Literal["auto", "seg6", "ip6tnl"] = "auto"
     # Where the LMA receives hand-backs (at its address) and the MAGs send them.
     hand_back_port: int = HAND_BACK_PORT

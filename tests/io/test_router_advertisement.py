@@ -9,7 +9,14 @@ from ipaddress import IPv6Address, IPv6Network
 from pmip6d.io.access_link import AccessLinks
 from pmip6d.io.router_advertisement import RouterAdvertisementSender
 from pmip6d.wire.ndisc import build_router_advertisement
-from tests.io.pmip_path import SHARED_MAC, entered, in_ns, route_requests, route_socket
+from tests.io.pmip_path import (
+    SHARED_LINK_LOCAL,
+    SHARED_MAC,
+    entered,
+    in_ns,
+    route_requests,
+    route_socket,
+)
 
 HNP = IPv6Network("2001:db8:100::/64")
 
@@ -24,14 +31,14 @@ def test_mn_autoconfigures_from_the_ra_and_uses_the_shared_router(namespaces):
     async def configure_access():
         ipr = await route_socket(mag)
         access = AccessLinks(ipr, route_requests(mag))
-        await access.present_shared_identity("acc", SHARED_MAC)
+        await access.present_shared_identity("acc", SHARED_MAC, IPv6Address(SHARED_LINK_LOCAL))
         await access.route_prefix_to_access(HNP, "acc")
         ipr.close()
 
     asyncio.run(configure_access())
     mn_link_local = json.loads(in_ns(mn, "ip", "-j", "-6", "addr", "show", "dev", "mn0").stdout)
     mn_link_local = IPv6Address(mn_link_local[0]["addr_info"][0]["local"])
-    with entered(mag), RouterAdvertisementSender() as sender:
+    with entered(mag), RouterAdvertisementSender(IPv6Address(SHARED_LINK_LOCAL)) as sender:
         sender.send("acc", build_router_advertisement([HNP], SHARED_MAC), mn_link_local)
 
     deadline = time.monotonic() + 5

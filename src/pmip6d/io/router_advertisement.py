@@ -1,7 +1,7 @@
 """Sending the MAG's Router Advertisements to its MN (the RA itself: wire/ndisc.py).
 
 ``RouterAdvertisementSender`` sends from the shared link-local address all
-MAGs present (fe80::1 by default), with hop limit 255. RFC 5213 6.7 wants
+MAGs present (`mag.access_link_local`), with hop limit 255. RFC 5213 6.7 wants
 the RA unicast to the MN: pass the MN's link-local address when known. When
 it is not (the RS came from ``::``), the RA goes to ff02::1 on that access
 link, which reaches the same single MN because a PMIPv6 access link is
@@ -15,11 +15,10 @@ from pmip6d.io.icmpv6 import IPV6_PKTINFO, PKTINFO, icmpv6_socket
 from pmip6d.wire.ndisc import ND_HOP_LIMIT
 
 ALL_NODES = IPv6Address("ff02::1")
-SHARED_LINK_LOCAL = IPv6Address("fe80::1")
 
 
 class RouterAdvertisementSender:
-    def __init__(self, source: IPv6Address = SHARED_LINK_LOCAL):
+    def __init__(self, source: IPv6Address):
         self.source = source
         self._socket = icmpv6_socket()
         try:
