@@ -29,7 +29,7 @@ def _quoted(value: str) -> str:
     return json.dumps(value)
 
 
-def _header(plan: DomainPlan, command: str) -> list[str]:
+def _header(command: str) -> list[str]:
     return [
         f"# Generated from the domain plan (src/pmipv6_lab/plan.py) by {command}:",
         "# do not edit; change the plan and generate again.",
@@ -47,7 +47,7 @@ def _command(plan: DomainPlan) -> str:
 
 def topology(plan: DomainPlan) -> str:
     """The containerlab topology (YAML text, as committed for the default lab)."""
-    lines = _header(plan, _command(plan))
+    lines = _header(_command(plan))
     lines += [
         "#",
         f"# {plan.name}: {_count(plan.mags, 'MAG')}, {_count(plan.mns, 'mobile node')};",
@@ -143,7 +143,7 @@ def inventory(plan: DomainPlan) -> str:
     docker connection reaches them, so ansible_host is NOT set (testinfra's
     ansible backend would otherwise try that address)."""
     by_name = {node.name: node for node in plan.nodes}
-    lines = _header(plan, _command(plan))
+    lines = _header(_command(plan))
     lines += [
         "# Each host carries what the plan decides for it: addresses, routes, its",
         "# pmip6d node configuration (pmipv6_node_config), the MN's identity and links.",
@@ -235,7 +235,7 @@ def _yaml(data: Any) -> str:
 
 
 def policy_store(plan: DomainPlan) -> str:
-    lines = _header(plan, _command(plan))
+    lines = _header(_command(plan))
     lines.append("# The policy store, read by the LMA and by every MAG (docs/configuration.md).")
     return "\n".join(lines) + "\n" + _yaml(plan.policy())
 
@@ -244,7 +244,7 @@ def node_config_file(plan: DomainPlan, node: str) -> str:
     """An example node configuration: the plan's part, the policy next to it."""
     role, name, *section = plan.node_config(node).items()
     config = dict([role, name, ("policy_file", "policy.yaml"), *section])
-    lines = _header(plan, _command(plan))
+    lines = _header(_command(plan))
     lines.append("# Every key not shown keeps the default of docs/configuration.md;")
     lines.append("# policy_file is relative to this file.")
     return "\n".join(lines) + "\n" + _yaml(config)
