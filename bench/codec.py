@@ -13,8 +13,6 @@ import sys
 import time
 from collections.abc import Callable
 
-import common
-
 from pmip6d.wire import (
     AccessTechnology,
     AccessTechnologyType,
@@ -31,6 +29,7 @@ from pmip6d.wire import (
     decode,
     encode,
 )
+from pmipv6_lab import cli
 
 MAG, LMA = "2001:db8:0:1::2", "2001:db8:0:1::1"
 OPTIONS = (
@@ -71,19 +70,19 @@ def positive_seconds(text: str) -> float:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = common.parser(PROG, __doc__)
+    parser = cli.parser(PROG, __doc__)
     parser.add_argument(
         "--seconds",
         type=positive_seconds,
         default=1.0,
         help="measuring time per figure (default 1)",
     )
-    common.add_json_flag(parser)
+    cli.add_json_flag(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.command_line(PROG, parse_args, argv, root_for=None)
+    args = cli.command_line(PROG, parse_args, argv, root_for=None)
     if args is None:
         return 2
     pbu_octets = encode(PBU, MAG, LMA)

@@ -10,7 +10,8 @@ MAGs (PBUs) and the LMA (PBAs), at random; the MN hands over back and forth
 the binding at the new MAG and the old MAG's acknowledged de-registration
 (--detach as in bench/handover.py, default announced). RFC
 timers by default (first retransmission after 1.5 s / 1.0 s, doubling);
---fast-timers uses 0.5 s capped at 1 s as tests/netns/test_faults.py does.
+--fast-timers uses 0.5 s capped at 1 s as tests/netns/test_faults.py does
+(pmipv6_lab/testbed/faults.py has the scenarios both run).
 --bce-delete-delay S raises MinDelayBeforeBCEDelete (the LMA's buffer hold time
 follows it), so a registration that needs several retransmissions with the RFC
 timers still finds the MN's packets held.
@@ -34,12 +35,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import common
-
-common.repo_on_path()
-
-from tests.netns.harness import Domain  # noqa: E402
-from tests.netns.test_faults import (  # noqa: E402
+from pmipv6_lab import cli
+from pmipv6_lab.testbed import session
+from pmipv6_lab.testbed.domain import NamespaceDomain
+from pmipv6_lab.testbed.faults import (
     FAST_RETRANSMISSION,
     drop_signalling,
     lma_killed_while_buffering,
@@ -64,27 +63,27 @@ def _fraction(text: str) -> float:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = common.parser(PROG, __doc__)
+    parser = cli.parser(PROG, __doc__)
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--loss", type=_fraction, help="fraction of MH messages dropped")
     mode.add_argument("--kill", choices=["lma", "lma-attached", "mag"])
-    parser.add_argument("--handovers", type=common.number(int, 1, 100), default=10)
-    parser.add_argument("--rate", type=common.number(float, 1, 20_000), default=1000.0)
-    parser.add_argument("--gap-ms", type=common.number(float, 0, 5000), default=200.0)
+    parser.add_argument("--handovers", type=cli.number(int, 1, 100), default=10)
+    parser.add_argument("--rate", type=cli.number(float, 1, 20_000), default=1000.0)
+    parser.add_argument("--gap-ms", type=cli.number(float, 0, 5000), default=200.0)
     parser.add_argument("--fast-timers", action="store_true")
     parser.add_argument(
         "--bce-delete-delay",
-        type=common.number(float, 1, 600),
+        type=cli.number(float, 1, 600),
         help="MinDelayBeforeBCEDelete in s (default 10): how long the LMA keeps a "
         "de-registered binding, and so its buffer, for the MN to come back",
     )
-    parser.add_argument("--lifetime", type=common.number(int, 4, 3600), default=3600)
-    common.add_detach_flag(parser)
-    common.add_json_flag(parser)
+    parser.add_argument("--lifetime", type=cli.number(int, 4, 3600), default=3600)
+    cli.add_detach_flag(parser)
+    cli.add_json_flag(parser)
     return parser.parse_args(argv)
 
 
-def loss_run(domain: Domain, workdir: Path, args: argparse.Namespace) -> dict:
+def loss_run(domain: NamespaceDomain, workdir: Path, args: argparse.Namespace) -> dict:
     drop_signalling(domain, args.loss)
     # A slow handover (several losses in a row with RFC timers) may take tens of seconds.
     per_handover = 3.0 if args.fast_timers else 8.0
@@ -121,11 +120,11 @@ def loss_run(domain: Domain, workdir: Path, args: argparse.Namespace) -> dict:
         "access_link_drops": result["access_link_drops"],
         "lma_counters": result["lma_counters"],
         "buffer": result["buffer"],
-        **common.report_fields(result["report"]),
+        **session.report_fields(result["report"]),
     }
 
 
-def kill_run(domain: Domain, workdir: Path, args: argparse.Namespace) -> dict:
+def kill_run(domain: NamespaceDomain, workdir: Path, args: argparse.Namespace) -> dict:
     rss = lma_memory(domain)
     if args.kill == "lma":
         seen = lma_killed_while_buffering(domain, workdir, rate=args.rate)
@@ -157,13 +156,13 @@ def kill_run(domain: Domain, workdir: Path, args: argparse.Namespace) -> dict:
         "mode": f"kill-{args.kill}",
         "rate_pps": args.rate,
         **extra,
-        **common.report_fields(seen["report"]),
+        **session.report_fields(seen["report"]),
         "lma_rss_kib_first_run": rss.get("VmRSS"),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.command_line(PROG, parse_args, argv)
+    args = cli.command_line(PROG, parse_args, argv)
     if args is None:
         return 2
     timers = dict(FAST_RETRANSMISSION) if args.loss is not None and args.fast_timers else {}
@@ -172,10 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     extra_mag = {"requested_lifetime": args.lifetime} if args.kill == "lma-attached" else {}
     with tempfile.TemporaryDirectory(prefix="pmip6-bench-faults-") as tmp:
         workdir = Path(tmp)
-        domain = Domain(
+        domain = NamespaceDomain(
             workdir / "domain", buffering=True, extra_timers=timers, extra_mag=extra_mag
         )
-        with common.domain_session(domain):
+        with session.domain_session(domain):
             if args.loss is not None:
                 result = loss_run(domain, workdir / "run", args)
             else:

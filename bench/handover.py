@@ -3,12 +3,12 @@
     python bench/handover.py --mode standard|buffered --rate PPS --gap-ms MS
         [--detach announced|abrupt] [--json]
 
-Builds a two-MAG domain (tests/netns/harness.py) with real pmip6d daemons,
+Builds a two-MAG domain in namespaces (pmipv6_lab.testbed) with real pmip6d daemons,
 buffering on at the LMA iff --mode buffered. A probe receiver runs in the MN
 namespace and a probe sender in the CN namespace (pmip6d.cli.probe). The stream
 starts 1 s before the handover and lasts gap + 2 s after it. The handover is
 MN link to MAG1 down, `gap` without a link, link to MAG2 up and a Router
-Solicitation (sent by the harness's persistent MN driver, so no Python
+Solicitation (sent by the testbed's persistent MN driver, so no Python
 start-up delay is added to the interruption). --detach announced (the
 default) tells MAG1 of the detach just before the link goes, as an access
 point reports a disassociation; abrupt just breaks the link, and what was
@@ -28,13 +28,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-import common
-from common import progress
-
-common.repo_on_path()
-
-from tests.netns.harness import Domain, mn_identifier  # noqa: E402
-from tests.netns.traffic import handover_under_traffic, link_gap  # noqa: E402
+from pmipv6_lab import cli
+from pmipv6_lab.cli import progress
+from pmipv6_lab.testbed import session
+from pmipv6_lab.testbed.domain import NamespaceDomain
+from pmipv6_lab.testbed.traffic import handover_under_traffic, link_gap
 
 PROG = "bench/handover.py"
 LEAD_S = 1.0  # stream before the handover
@@ -42,19 +40,19 @@ TAIL_S = 2.0  # stream after the gap
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = common.parser(PROG, __doc__)
+    parser = cli.parser(PROG, __doc__)
     parser.add_argument("--mode", required=True, choices=["standard", "buffered"])
     parser.add_argument(
-        "--rate", required=True, type=common.number(float, 1, 100_000, "rate"), help="datagrams/s"
+        "--rate", required=True, type=cli.number(float, 1, 100_000, "rate"), help="datagrams/s"
     )
     parser.add_argument(
         "--gap-ms",
         required=True,
-        type=common.number(float, 0, 10_000, "gap-ms"),
+        type=cli.number(float, 0, 10_000, "gap-ms"),
         help="link-less ms",
     )
-    common.add_detach_flag(parser)
-    common.add_json_flag(parser)
+    cli.add_detach_flag(parser)
+    cli.add_json_flag(parser)
     return parser.parse_args(argv)
 
 
@@ -76,7 +74,12 @@ def buffer_stats(status: dict, mn_id: str) -> tuple[dict, str | None]:
 
 
 def run(
-    domain: Domain, workdir: Path, mode: str, rate: float, gap: float, detach: str = "announced"
+    domain: NamespaceDomain,
+    workdir: Path,
+    mode: str,
+    rate: float,
+    gap: float,
+    detach: str = "announced",
 ) -> dict:
     domain.start_all()
     domain.wait_for(domain.mn_address, "the MN's address", timeout=20)
@@ -85,7 +88,7 @@ def run(
     report = handover_under_traffic(
         domain, workdir, rate, gap, lead=LEAD_S, tail=TAIL_S, announced=detach == "announced"
     )
-    stats, note = buffer_stats(domain.ctl("lma", "status"), mn_identifier(1))
+    stats, note = buffer_stats(domain.ctl("lma", "status"), domain.mobile_node().nai)
     real_gap = link_gap(domain)
     lma = domain.daemons["lma"].process
     memory = process_memory(lma.pid) if lma is not None else {}
@@ -120,17 +123,17 @@ def run(
 def process_memory(pid: int) -> dict:
     """The LMA daemon's resident memory now and at its peak (KiB). Held packets
     themselves stay in the kernel's NFQUEUE and are not part of it."""
-    return {f"lma_{key.lower()}_kib": kib for key, kib in common.process_memory(pid).items()}
+    return {f"lma_{key.lower()}_kib": kib for key, kib in session.process_memory(pid).items()}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.command_line(PROG, parse_args, argv)
+    args = cli.command_line(PROG, parse_args, argv)
     if args is None:
         return 2
     with tempfile.TemporaryDirectory(prefix="pmip6-bench-ho-") as tmp:
         workdir = Path(tmp)
-        domain = Domain(workdir / "domain", mags=2, buffering=args.mode == "buffered")
-        with common.domain_session(domain, start=False):  # run() starts the daemons
+        domain = NamespaceDomain(workdir / "domain", mags=2, buffering=args.mode == "buffered")
+        with session.domain_session(domain, start=False):  # run() starts the daemons
             result = run(domain, workdir, args.mode, args.rate, args.gap_ms / 1000, args.detach)
     print(json.dumps(result))
     return 0

@@ -16,12 +16,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import common
 from handover import run
 
-common.repo_on_path()
-
-from tests.netns.harness import Domain  # noqa: E402
+from pmipv6_lab import cli
+from pmipv6_lab.testbed.domain import NamespaceDomain
 
 COLUMNS = [
     "mode", "detach", "rate_pps", "gap_ms", "sent", "lost", "reordered", "duplicates",
@@ -46,16 +44,16 @@ PROG = "bench/handover_matrix.py"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = common.parser(PROG, __doc__)
+    parser = cli.parser(PROG, __doc__)
     parser.add_argument("--rates", type=numbers, default=[1000, 5000, 10000])
     parser.add_argument("--gaps-ms", type=numbers, default=[200, 500, 2000])
-    common.add_detach_flag(parser)
-    common.add_json_flag(parser)
+    cli.add_detach_flag(parser)
+    cli.add_json_flag(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.command_line(PROG, parse_args, argv)
+    args = cli.command_line(PROG, parse_args, argv)
     if args is None:
         return 2
     rows = []
@@ -63,14 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         for gap in args.gaps_ms:
             for mode in ("standard", "buffered"):
                 with tempfile.TemporaryDirectory(prefix="pmip6-matrix-") as workdir:
-                    domain = Domain(Path(workdir) / "domain", buffering=mode == "buffered")
+                    domain = NamespaceDomain(Path(workdir) / "domain", buffering=mode == "buffered")
                     try:
                         domain.build()
                         domain.write_configs()
                         rows.append(run(domain, Path(workdir), mode, rate, gap / 1000, args.detach))
                     finally:
                         domain.destroy()
-                common.progress(json.dumps(rows[-1]))
+                cli.progress(json.dumps(rows[-1]))
     print("\n| " + " | ".join(COLUMNS) + " |", file=sys.stderr)
     print("|" + "---|" * len(COLUMNS), file=sys.stderr)
     for row in rows:

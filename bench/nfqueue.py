@@ -40,7 +40,6 @@ import argparse
 import errno
 import json
 import os
-import secrets
 import select
 import socket
 import struct
@@ -50,11 +49,8 @@ import time
 from ipaddress import IPv6Network
 from pathlib import Path
 
-import common
-
-common.repo_on_path()
-
-from tests.netns.harness import run  # noqa: E402
+from pmipv6_lab import cli
+from pmipv6_lab.testbed.netns import Namespaces, run
 
 PROG = "bench/nfqueue.py"
 PYTHON = sys.executable
@@ -87,11 +83,11 @@ RCVBUF_DST = 256 * 1024 * 1024
 
 
 def _int_range(what: str, low: int, high: int):
-    return common.number(int, low, high, what)
+    return cli.number(int, low, high, what)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = common.parser(PROG, __doc__)
+    parser = cli.parser(PROG, __doc__)
     parser.add_argument(
         "--packets", type=_int_range("packets", 1000, 1_000_000), default=50_000, help="burst size"
     )
@@ -104,14 +100,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rounds", type=_int_range("rounds", 1, 20), default=3, help="raw + buffered bursts"
     )
-    common.add_json_flag(parser)
+    cli.add_json_flag(parser)
     # Internal: the processes this script starts inside the namespaces.
     parser.add_argument("--worker", choices=["rtr", "send", "recv"], help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def progress(message: str) -> None:
-    common.progress(f"[nfqueue] {message}")
+    cli.progress(f"[nfqueue] {message}")
 
 
 # -- workers (run inside the namespaces) ------------------------------------------
@@ -317,8 +313,8 @@ def rtr_buffered(packets: int, queue_num: int, commands: _Commands) -> dict:
     devnull = open(os.devnull, "w")  # noqa: SIM115 - closed below
     buffering = LmaBuffering(config, ProtocolConstants(), EventLog("rtr", stream=devnull))
     try:
-        buffering.start()
-        buffering.start_buffering(MN_ID, (DST_PREFIX,), time.time())
+        buffering.start().result()
+        buffering.start_buffering(MN_ID, (DST_PREFIX,), time.time()).result()
         buffer = buffering.pool.get(MN_ID)
         assert buffer is not None
 
@@ -356,7 +352,7 @@ def rtr_buffered(packets: int, queue_num: int, commands: _Commands) -> dict:
         closed = buffering.pool.get(MN_ID) is None
         drops = queue_drops(queue_num)
     finally:
-        buffering.shutdown()
+        buffering.shutdown().result()
         devnull.close()
     return {
         "processed": released,
@@ -385,31 +381,32 @@ def worker_rtr(packets: int, queue_num: int, rounds: int) -> None:
 
 
 class Lab:
+    """src -> rtr -> dst in namespaces (the testbed's builder), static neighbours."""
+
     def __init__(self) -> None:
-        self.tag = secrets.token_hex(2)
-        self.namespaces: list[str] = []
-        self.processes: list[subprocess.Popen] = []
+        self.namespaces = Namespaces(prefix="nq")
 
     def ns(self, node: str) -> str:
-        return f"nq{self.tag}-{node}"
+        return self.namespaces.ns(node)
 
     def ip(self, node: str, *args: str) -> None:
         run("ip", "-n", self.ns(node), *args)
 
     def build(self) -> None:
         for node in ("src", "rtr", "dst"):
-            run("ip", "netns", "add", self.ns(node))
-            self.namespaces.append(self.ns(node))
-            self.ip(node, "link", "set", "lo", "up")
             forwarding = 1 if node == "rtr" else 0
-            for key, value in (("forwarding", forwarding), ("accept_dad", 0), ("accept_ra", 0)):
-                for scope in ("all", "default"):
-                    run(
-                        *("ip", "netns", "exec", self.ns(node), "sysctl", "-qw"),
-                        f"net.ipv6.conf.{scope}.{key}={value}",
-                    )
-        self._link("src", "eth1", "rtr", "eth1")
-        self._link("rtr", "eth2", "dst", "eth1")
+            settings = {"forwarding": forwarding, "accept_dad": 0, "accept_ra": 0}
+            self.namespaces.add(node, {
+                f"net.ipv6.conf.{scope}.{key}": value
+                for key, value in settings.items()
+                for scope in ("all", "default")
+            })  # fmt: skip
+        for (node_a, if_a), (node_b, if_b) in ((("src", "eth1"), ("rtr", "eth1")),
+                                               (("rtr", "eth2"), ("dst", "eth1"))):  # fmt: skip
+            self.namespaces.link(
+                self.ns(node_a), if_a, self.ns(node_b), if_b,
+                mac_a=MAC[(node_a, if_a)], mac_b=MAC[(node_b, if_b)],
+            )  # fmt: skip
         self.ip("src", "-6", "address", "add", f"{SRC_ADDR}/64", "dev", "eth1", "nodad")
         self.ip("rtr", "-6", "address", "add", f"{RTR_SRC_SIDE}/64", "dev", "eth1", "nodad")
         self.ip("rtr", "-6", "address", "add", f"{RTR_DST_SIDE}/64", "dev", "eth2", "nodad")
@@ -431,36 +428,15 @@ class Lab:
                 "nud", "permanent",
             )  # fmt: skip
 
-    def _link(self, node_a: str, if_a: str, node_b: str, if_b: str) -> None:
-        tmp_a, tmp_b = f"nq{self.tag}{secrets.token_hex(2)}", f"nq{self.tag}{secrets.token_hex(2)}"
-        run("ip", "link", "add", tmp_a, "type", "veth", "peer", "name", tmp_b)
-        run("ip", "link", "set", tmp_a, "netns", self.ns(node_a), "name", if_a)
-        run("ip", "link", "set", tmp_b, "netns", self.ns(node_b), "name", if_b)
-        for node, ifname in ((node_a, if_a), (node_b, if_b)):
-            self.ip(node, "link", "set", ifname, "address", MAC[(node, ifname)], "up")
-
     def spawn(self, node: str, *args: str, stdin: bool = False) -> subprocess.Popen:
-        proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns(node), PYTHON, str(Path(__file__).resolve()), *args],
-            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.processes.append(proc)
-        return proc
+        return self.namespaces.spawn(
+            self.ns(node), PYTHON, str(Path(__file__).resolve()), *args,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, stderr=None,
+        )  # fmt: skip
 
     def destroy(self) -> None:
-        for proc in self.processes:
-            if proc.poll() is None:
-                proc.kill()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
         # ip6tables state lives in the namespace and goes with it.
-        for name in reversed(self.namespaces):
-            run("ip", "netns", "del", name, check=False)
-        self.namespaces.clear()
+        self.namespaces.destroy()
 
 
 def _read_line(proc: subprocess.Popen, timeout: float, what: str) -> str:
@@ -581,7 +557,7 @@ def bench(args: argparse.Namespace) -> tuple[dict, bool]:
 
 def main(argv: list[str] | None = None) -> int:
     # The workers run inside the namespaces (as root): no root check before them.
-    args = common.command_line(PROG, parse_args, argv, root_for=None)
+    args = cli.command_line(PROG, parse_args, argv, root_for=None)
     if args is None:
         return 2
     if args.worker == "send":
@@ -594,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         worker_rtr(args.packets, args.queue_num, args.rounds)
         return 0
     if os.geteuid() != 0:
-        return common.error(PROG, "needs root (network namespaces, ip6tables)")
+        return cli.error(PROG, "needs root (network namespaces, ip6tables)")
     result, complete = bench(args)
     if not complete:
         progress("the buffered path lost or reordered packets: the figures are suspect")

@@ -24,38 +24,37 @@ import sys
 import tempfile
 from pathlib import Path
 
-import common
-from common import progress
-
-common.repo_on_path()
-from tests.netns.harness import Domain  # noqa: E402
-from tests.netns.test_faults import overload, running  # noqa: E402
+from pmipv6_lab import cli
+from pmipv6_lab.cli import progress
+from pmipv6_lab.testbed import session
+from pmipv6_lab.testbed.domain import NamespaceDomain
+from pmipv6_lab.testbed.faults import overload, running
 
 PROG = "bench/overload.py"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    cli = common.parser(PROG, __doc__)
-    cli.add_argument("--rate", type=common.number(float, 1, 100_000), default=10_000.0)
-    cli.add_argument("--gap-ms", type=common.number(float, 0, 9_000), default=5000.0)
-    cli.add_argument("--max-packets", type=common.number(int, 1, 1_000_000), default=20_000)
-    common.add_detach_flag(cli)
-    common.add_json_flag(cli)
-    return cli.parse_args(argv)
+    parser = cli.parser(PROG, __doc__)
+    parser.add_argument("--rate", type=cli.number(float, 1, 100_000), default=10_000.0)
+    parser.add_argument("--gap-ms", type=cli.number(float, 0, 9_000), default=5000.0)
+    parser.add_argument("--max-packets", type=cli.number(int, 1, 1_000_000), default=20_000)
+    cli.add_detach_flag(parser)
+    cli.add_json_flag(parser)
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.command_line(PROG, parse_args, argv)
+    args = cli.command_line(PROG, parse_args, argv)
     if args is None:
         return 2
     with tempfile.TemporaryDirectory(prefix="pmip6-bench-overload-") as tmp:
         workdir = Path(tmp)
-        domain = Domain(
+        domain = NamespaceDomain(
             workdir / "domain",
             buffering=True,
             extra_lma={"buffering": {"max_packets_per_mn": args.max_packets}},
         )
-        with common.domain_session(domain):
+        with session.domain_session(domain):
             progress(f"{args.rate:g} pps, gap {args.gap_ms:g} ms, limit {args.max_packets}")
             measured = overload(
                 domain,
@@ -72,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         "rate_pps": args.rate,
         "gap_ms": args.gap_ms,
         "max_packets_per_mn": args.max_packets,
-        **common.report_fields(report),
+        **session.report_fields(report),
         "buffer_peak": stats["peak"],
         "buffer_released": stats["released"],
         "buffer_dropped_total": stats["dropped_total"],

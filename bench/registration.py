@@ -2,10 +2,10 @@
 
     python bench/registration.py [--count N] [--json]
 
-Builds a one-MAG domain (tests/netns/harness.py) with real pmip6d daemons and
+Builds a one-MAG domain in namespaces (pmipv6_lab.testbed) with real pmip6d daemons and
 re-registers the MN at MAG1 N times: MN link down, wait for the de-registration
 PBA, MN link up plus a Router Solicitation, wait for the registration. The
-harness's persistent MN driver flips the link (netlink) and sends the RS, so
+testbed's persistent MN driver flips the link (netlink) and sends the RS, so
 no process is started per iteration.
 
 Timings per registration, all on the same host clock:
@@ -36,26 +36,24 @@ from collections import deque
 from datetime import datetime
 from pathlib import Path
 
-import common
-from common import progress
-
-common.repo_on_path()
-
-from tests.netns.harness import Domain, mn_prefix  # noqa: E402
+from pmipv6_lab import cli
+from pmipv6_lab.cli import progress
+from pmipv6_lab.testbed import session
+from pmipv6_lab.testbed.domain import NamespaceDomain
 
 PROG = "bench/registration.py"
 STEP_TIMEOUT = 10.0  # s, per wait inside one iteration
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = common.parser(PROG, __doc__)
+    parser = cli.parser(PROG, __doc__)
     parser.add_argument(
         "--count",
-        type=common.number(int, 1, 100_000, "count", echo_value=True),
+        type=cli.number(int, 1, 100_000, "count", echo_value=True),
         default=1000,
         help="registrations (1000)",
     )
-    common.add_json_flag(parser)
+    cli.add_json_flag(parser)
     return parser.parse_args(argv)
 
 
@@ -102,7 +100,7 @@ class LogFollower:
 class RuleMonitor:
     """`ip -ts monitor route rule` in a namespace; queue of (wall ts, line)."""
 
-    def __init__(self, domain: Domain, node: str) -> None:
+    def __init__(self, domain: NamespaceDomain, node: str) -> None:
         self.process = subprocess.Popen(
             ["ip", "-n", domain.ns(node), "-6", "-ts", "monitor", "route", "rule"],
             stdout=subprocess.PIPE,
@@ -146,7 +144,7 @@ class RuleMonitor:
         self.process.wait(5)
 
 
-def wait_event(follower: LogFollower, name: str, timeout: float, domain: Domain) -> dict:
+def wait_event(follower: LogFollower, name: str, timeout: float, domain: NamespaceDomain) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         event = follower.next_event()
@@ -160,10 +158,11 @@ def wait_event(follower: LogFollower, name: str, timeout: float, domain: Domain)
     raise TimeoutError(f"no {name!r} in the mag1 log within {timeout} s")
 
 
-def measure(domain: Domain, count: int) -> dict:
+def measure(domain: NamespaceDomain, count: int) -> dict:
     follower = LogFollower(domain.daemons["mag1"].log_path)
     monitor = RuleMonitor(domain, "mag1")
-    needles = [f"{mn_prefix(1)} dev eth2", f"from {mn_prefix(1)}"]
+    prefix, access = domain.mobile_node().home_prefix, domain.plan.mag(1).access_interfaces[0]
+    needles = [f"{prefix} dev {access}", f"from {prefix}"]
     pba, access, routes = [], [], []
     started = time.monotonic()
     try:
@@ -204,12 +203,12 @@ def measure(domain: Domain, count: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.command_line(PROG, parse_args, argv)
+    args = cli.command_line(PROG, parse_args, argv)
     if args is None:
         return 2
     with tempfile.TemporaryDirectory(prefix="pmip6-bench-reg-") as workdir:
-        domain = Domain(Path(workdir), mags=1, buffering=False)
-        with common.domain_session(domain, ("lma", "mag1"), log_lines=15):
+        domain = NamespaceDomain(Path(workdir), mags=1, buffering=False)
+        with session.domain_session(domain, ("lma", "mag1"), log_lines=15):
             progress(f"MN at {domain.mn_address()}; {args.count} registrations")
             result = measure(domain, args.count)
     print(json.dumps(result, sort_keys=True))

@@ -2,10 +2,10 @@
 
     python bench/scale.py [--mns 1000] [--mags 4] [--handovers 100] [--json]
 
-Builds a domain with M MAG namespaces (tests/netns/harness.py) and starts only
-the LMA daemon, with buffering on and a policy of N MNs (mn<n>@pmipv6.lab,
-prefix 2001:db8:1:<n>::/64, n = 1..N) and the M MAGs. In each MAG namespace a
-fake MAG (tests/netns/fake_mag.py: a raw Mobility Header socket bound to the
+Builds a domain plan of M MAGs and N MNs in namespaces (pmipv6_lab.testbed; the
+MNs are in the policy only: mn<n>@pmipv6.lab, prefix 2001:db8:1:<n>::/64,
+n = 1..N) and starts only the LMA daemon, with buffering on. In each MAG
+namespace a fake MAG (pmipv6_lab/testbed/fake_mag.py: a raw Mobility Header socket bound to the
 MAG address) drives the MN attachments as PBUs, so no namespace per MN is
 needed. MN n registers at MAG ((n-1) mod M) + 1, at most --window PBUs
 unanswered per fake MAG. Then H MNs spread over the population hand over to
@@ -43,23 +43,15 @@ import threading
 import time
 from pathlib import Path
 
-import common
-import yaml
-from common import progress
+from scale_traffic import DataPlane
 
-common.repo_on_path()
-
-from scale_traffic import DataPlane  # noqa: E402
-
-from tests.netns.fake_mag import FakeMag  # noqa: E402
-from tests.netns.harness import (  # noqa: E402
-    LMA_ADDRESS,
-    Domain,
-    mag_address,
-    mn_identifier,
-    mn_prefix,
-    run,
-)
+from pmipv6_lab import cli
+from pmipv6_lab.cli import progress
+from pmipv6_lab.plan import LMA_ADDRESS, DomainPlan, home_prefix, mn_mac, mn_nai, proxy_coa
+from pmipv6_lab.testbed import session
+from pmipv6_lab.testbed.domain import NamespaceDomain
+from pmipv6_lab.testbed.fake_mag import FakeMag
+from pmipv6_lab.testbed.netns import run
 
 PROG = "bench/scale.py"
 STEP_TIMEOUT = 30.0  # s a fake MAG waits for outstanding PBAs after its last PBU
@@ -67,11 +59,11 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _bounded(name: str, low: int, high: int):
-    return common.number(int, low, high, name, echo_value=True)
+    return cli.number(int, low, high, name, echo_value=True)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = common.parser(PROG, __doc__)
+    parser = cli.parser(PROG, __doc__)
     parser.add_argument("--mns", type=_bounded("mns", 1, 0xFFFF), default=1000)
     parser.add_argument("--mags", type=_bounded("mags", 2, 16), default=4)
     parser.add_argument("--handovers", type=_bounded("handovers", 1, 0xFFFF), default=100)
@@ -80,15 +72,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--rate",
-        type=common.number(float, 10, 20_000, "rate"),
+        type=cli.number(float, 10, 20_000, "rate"),
         default=5000,
         help="datagrams/s to the moving MNs in all",
     )
     parser.add_argument("--keep-logs", type=Path, help="copy the LMA log here")
-    common.add_json_flag(parser)
+    cli.add_json_flag(parser)
     args = parser.parse_args(argv)
     if args.handovers > args.mns:
-        raise common.UsageError(f"--handovers {args.handovers} exceeds --mns {args.mns}")
+        raise cli.UsageError(f"--handovers {args.handovers} exceeds --mns {args.mns}")
     return args
 
 
@@ -97,30 +89,8 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[max(1, math.ceil(len(ordered) * fraction)) - 1]
 
 
-def mn_link_layer(n: int) -> str:
-    return f"02:00:00:{n >> 16:02x}:{(n >> 8) & 0xFF:02x}:{n & 0xFF:02x}"
-
-
-def write_policy(domain: Domain, mns: int) -> None:
-    policy = {
-        "authorized_mags": [
-            {"name": name, "address": str(mag_address(i))}
-            for i, name in enumerate(domain.mag_names, start=1)
-        ],
-        "mobile_nodes": [
-            {
-                "mn_id": mn_identifier(n),
-                "link_layer_addresses": [mn_link_layer(n)],
-                "home_network_prefixes": [str(mn_prefix(n))],
-            }
-            for n in range(1, mns + 1)
-        ],
-    }
-    (domain.workdir / "policy.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
-
-
 def process_usage(pid: int) -> dict:
-    rss_kb = common.process_memory(pid).get("VmRSS")
+    rss_kb = session.process_memory(pid).get("VmRSS")
     # Fields after the parenthesised command name; utime and stime are 14 and 15.
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
@@ -129,11 +99,11 @@ def process_usage(pid: int) -> dict:
 
 def pbu_spec(n: int, sequence: int, lifetime: int) -> dict:
     return {
-        "mn_id": mn_identifier(n),
-        "prefixes": [str(mn_prefix(n))],
+        "mn_id": mn_nai(n),
+        "prefixes": [str(home_prefix(n))],
         "sequence": sequence,
         "lifetime": lifetime,
-        "link_layer": mn_link_layer(n).replace(":", ""),
+        "link_layer": mn_mac(n).replace(":", ""),
     }
 
 
@@ -191,12 +161,12 @@ def public(summary: dict) -> dict:
     return {k: v for k, v in summary.items() if not k.startswith("_")}
 
 
-def lma_route_count(domain: Domain) -> int:
+def lma_route_count(domain: NamespaceDomain) -> int:
     out = run("ip", "-n", domain.ns("lma"), "-6", "route", "show", "table", "all", "proto", "157")
     return sum(1 for line in out.stdout.splitlines() if line.startswith("2001:db8:1:"))
 
 
-def wait_for_buffers(domain: Domain, done, timeout: float) -> int:
+def wait_for_buffers(domain: NamespaceDomain, done, timeout: float) -> int:
     """Wait until `done(buffers)` holds for the LMA's open buffers (a dict per MN);
     returns how many buffers were open when it did, or at the timeout."""
     deadline = time.monotonic() + timeout
@@ -215,12 +185,12 @@ def drained(buffers: dict) -> bool:
     )
 
 
-def measure(domain: Domain, args: argparse.Namespace) -> dict:
+def measure(domain: NamespaceDomain, args: argparse.Namespace) -> dict:
     mags = args.mags
     lma_pid = domain.daemons["lma"].process.pid
     usage = {"start": process_usage(lma_pid)}
     fake_mags = {
-        i: FakeMag(domain, f"mag{i}", mag_address(i), LMA_ADDRESS) for i in range(1, mags + 1)
+        i: FakeMag(domain, f"mag{i}", proxy_coa(i), LMA_ADDRESS) for i in range(1, mags + 1)
     }
     try:
         home = {n: (n - 1) % mags + 1 for n in range(1, args.mns + 1)}
@@ -247,7 +217,7 @@ def measure(domain: Domain, args: argparse.Namespace) -> dict:
             dereg[home[n]].append(pbu_spec(n, 2, 0))
             reg[target[n]].append(pbu_spec(n, 3, 300))
         progress(f"streaming {args.rate:g} datagrams/s to the {len(movers)} movers")
-        plane = DataPlane(domain, domain.mag_names, movers, mn_prefix, args.rate)
+        plane = DataPlane(domain, domain.mag_names, movers, home_prefix, args.rate)
         try:
             time.sleep(1.0)
             progress(f"{len(movers)} handovers at once: de-registrations, then registrations")
@@ -274,13 +244,13 @@ def measure(domain: Domain, args: argparse.Namespace) -> dict:
         dereg_ok, reg_ok = accepted_mns(deregistration), accepted_mns(registration_new)
         completed = 0
         for n in movers:
-            mn = mn_identifier(n)
+            mn = mn_nai(n)
             entry = final.get(mn) or {}
             if (
                 mn in dereg_ok
                 and mn in reg_ok
                 and entry.get("state") == "active"
-                and entry.get("proxy_coa") == str(mag_address(target[n]))
+                and entry.get("proxy_coa") == str(proxy_coa(target[n]))
             ):
                 completed += 1
     finally:
@@ -323,16 +293,17 @@ def measure(domain: Domain, args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.command_line(PROG, parse_args, argv)
+    args = cli.command_line(PROG, parse_args, argv)
     if args is None:
         return 2
     with tempfile.TemporaryDirectory(prefix="pmip6-scale-") as tmp:
-        domain = Domain(Path(tmp), mags=args.mags, buffering=True)
+        # The MNs are in the policy only: the fake MAGs attach them.
+        plan = DomainPlan(args.mags, args.mns, mn_nodes=False)
+        domain = NamespaceDomain(Path(tmp), plan=plan, buffering=True)
         try:
             progress(f"building a domain with {args.mags} MAG namespaces")
             domain.build()
             domain.write_configs()
-            write_policy(domain, args.mns)
             domain.start("lma")
             result = measure(domain, args)
         finally:

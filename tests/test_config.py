@@ -132,6 +132,35 @@ def test_heartbeats_need_at_least_one_missing_heartbeat_allowed():
     assert message == "node.yaml: timers.missing_heartbeats_allowed: expected 1 or more"
 
 
+def test_a_limit_out_of_range_is_named_with_its_path():
+    data = {**MAG_CONFIG, "mag": {**MAG_CONFIG["mag"], "hold_limits": {"max_packets_per_mn": 0}}}
+    message = _error(parse_node_config, data)
+    assert message == "node.yaml: mag.hold_limits.max_packets_per_mn: expected 1 or more"
+
+
+def test_pacing_settings_are_checked_against_each_other():
+    lma = {"address": "2001:db8:ffff::1", "buffering": {"max_release_rate": 50}}
+    data = {"role": "lma", "policy_file": "p.yaml", "lma": lma}
+    message = _error(parse_node_config, data)
+    assert message == (
+        "node.yaml: lma.buffering.max_release_rate: expected at least min_release_rate, or null"
+    )
+
+
+def test_the_mag_hold_limits_are_settings_of_their_own():
+    limits = {"max_packets_per_mn": 20, "max_bytes_per_mn": 30_000, "max_packets_total": 80}
+    data = {**MAG_CONFIG, "mag": {**MAG_CONFIG["mag"], "hold_limits": limits}}
+    hold = parse_node_config(data).mag.hold_limits
+    assert hold.max_packets_per_mn == 20 and hold.max_packets_total == 80
+    assert hold.max_bytes_per_mn == 30_000
+    assert hold.max_bytes_total == 60_000_000  # the default, not a multiple of anything
+
+
+def test_the_hand_back_port_is_one_setting_of_both_roles():
+    assert parse_node_config(MAG_CONFIG).hand_back_port == 5436
+    assert parse_node_config({**MAG_CONFIG, "hand_back_port": 6000}).hand_back_port == 6000
+
+
 def test_boolean_is_not_a_number():
     data = {**MAG_CONFIG, "timers": {"max_bindack_timeout": True}}
     message = _error(parse_node_config, data)

@@ -1,7 +1,10 @@
-"""The sans-I/O rule of docs/architecture.md, checked on the source text.
+"""The layers of docs/architecture.md, checked on the source text.
 
-core/ and wire/ import nothing from io/, daemon or cli/, and nothing that
-does I/O or reads the clock (sockets, netlink, NFQUEUE, asyncio, time).
+Imports point one way: plan -> {lab files, testbed}; cli -> daemon -> core,
+io -> wire. core/ and wire/ import nothing from io/, daemon, cli/ or the lab
+package (plan, testbed), and nothing that does I/O or reads the clock
+(sockets, netlink, NFQUEUE, asyncio, time); pmip6d imports nothing of the
+lab package; nothing in src/ or bench/ imports tests/.
 """
 
 import ast
@@ -9,12 +12,15 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "src" / "pmip6d"
+REPO = Path(__file__).resolve().parent.parent
+SOURCES = REPO / "src"
+PACKAGE = SOURCES / "pmip6d"
 PURE_PACKAGES = ("core", "wire")
 FORBIDDEN_PREFIXES = (
     "pmip6d.io",
     "pmip6d.daemon",
     "pmip6d.cli",
+    "pmipv6_lab",
     "socket",
     "asyncio",
     "select",
@@ -56,6 +62,54 @@ def pure_modules() -> list[Path]:
 def module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
     return ".".join(parts)
+
+
+# Beyond the pure core: which layer may not import which. A module of the
+# first package may import no module of the packages after it.
+ONE_WAY = [
+    ("pmip6d.wire", ("pmip6d.core", "pmip6d.config", "pmip6d.daemon", "pmip6d.probe")),
+    ("pmip6d.io", ("pmip6d.daemon", "pmip6d.cli", "pmip6d.core")),
+    ("pmip6d.daemon", ("pmip6d.cli",)),
+    ("pmip6d", ("pmipv6_lab", "tests")),
+    ("pmipv6_lab.plan", ("pmipv6_lab.lab_files", "pmipv6_lab.testbed")),
+    ("pmipv6_lab", ("tests",)),
+]
+
+
+def source_modules() -> list[tuple[str, Path]]:
+    return sorted((module_name(p), p) for p in SOURCES.rglob("*.py"))
+
+
+def imports_of(path: Path, module: str) -> list[str]:
+    return imported_modules(path.read_text(encoding="utf-8"), module)
+
+
+def within(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+@pytest.mark.parametrize("layer, forbidden_layers", ONE_WAY, ids=[r[0] for r in ONE_WAY])
+def test_imports_point_one_way(layer, forbidden_layers):
+    modules = [(m, p) for m, p in source_modules() if within(m, layer)]
+    assert modules, f"no module in {layer}"
+    wrong = [
+        f"{module} imports {name}"
+        for module, path in modules
+        for name in imports_of(path, module)
+        if any(within(name, f) for f in forbidden_layers)
+    ]
+    assert wrong == []
+
+
+def test_the_lab_package_is_covered():
+    names = {m for m, _ in source_modules()}
+    assert {"pmipv6_lab.plan", "pmipv6_lab.testbed.domain", "pmipv6_lab.lab_files"} <= names
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "bench").glob("*.py")), ids=lambda p: p.name)
+def test_benchmarks_import_nothing_of_the_tests(path):
+    names = imported_modules(path.read_text(encoding="utf-8"), f"bench.{path.stem}")
+    assert [n for n in names if within(n, "tests")] == []
 
 
 def test_there_are_pure_modules_to_check():

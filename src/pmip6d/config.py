@@ -9,15 +9,18 @@ naming the file, the key path and what was expected.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import types
 import typing
 from dataclasses import dataclass, field
 from ipaddress import IPv6Address, IPv6Network
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import yaml
+
+from pmip6d.wire.handback import DEFAULT_PORT as HAND_BACK_PORT
 
 
 class ConfigError(Exception):
@@ -43,34 +46,135 @@ class ProtocolConstants:
     missing_heartbeats_allowed: int = 3
 
 
-@dataclass(frozen=True)
-class BufferingConfig:
-    """LMA handover buffer: switch, limits and pacing (docs/buffering.md)."""
+class SettingError(ValueError):
+    """A setting out of its range; `key` names it within its section."""
 
-    enabled: bool = True
-    # Enough for a 2 s gap at 10,000 packets/s with room to spare.
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+@dataclass(frozen=True)
+class BufferLimits:
+    """What one node may hold for handed-over MNs; a packet over a limit is dropped
+    on arrival (tail drop keeps the order of what is held and spares the oldest
+    packets, which the MN needs first). The buffer engine (core/buffer.py) reads
+    these fields by these names.
+
+    The LMA's defaults fit the documented range, 10,000 packets/s across a 2 s link
+    gap: about 23,000 packets are held when the release starts (the gap, plus the
+    signalling and the link settling around it), so 50,000 leaves room to spare.
+    The packets wait in the kernel queue, so the byte limits bound kernel memory.
+    """
+
     max_packets_per_mn: int = 50_000
     max_bytes_per_mn: int = 64 * 1024 * 1024
     max_packets_total: int = 200_000
     max_bytes_total: int = 256 * 1024 * 1024
-    # None means "as long as the de-registered BCE lives": MinDelayBeforeBCEDelete.
+    # How long a packet may stay held; None means MinDelayBeforeBCEDelete, as long
+    # as the de-registered binding the MN may come back to.
     hold_time: float | None = None
-    # Release rate = factor x measured arrival rate (the seed paper used 1.2;
-    # 2.0 drains the backlog of a gap in about as long as the gap lasted).
+
+    def __post_init__(self) -> None:
+        self._check_limits()
+
+    def _check_limits(self) -> None:
+        for name in ("max_packets_per_mn", "max_bytes_per_mn", "max_packets_total"):
+            if getattr(self, name) < 1:
+                raise SettingError(name, "expected 1 or more")
+        if self.max_bytes_total < 1:
+            raise SettingError("max_bytes_total", "expected 1 or more")
+        if self.hold_time is not None and self.hold_time <= 0:
+            raise SettingError("hold_time", "expected a number greater than 0, or null")
+
+    def with_hold_time(self, timers: ProtocolConstants) -> Self:
+        """These limits with `hold_time` resolved (None: MinDelayBeforeBCEDelete)."""
+        if self.hold_time is not None:
+            return self
+        return dataclasses.replace(self, hold_time=timers.min_delay_before_bce_delete)
+
+
+@dataclass(frozen=True)
+class ReleasePacing:
+    """How the LMA releases a backlog once the new registration is accepted.
+
+    Release rate = max(min_release_rate, release_rate_factor x measured arrival
+    rate), capped by max_release_rate (null: no cap); a token bucket of
+    release_burst tokens, full at the start, so the first release_burst packets
+    leave at once.
+
+    release_rate_factor 2.0 (the seed paper used 1.2): with arrivals at r and
+    release at f*r the backlog of a gap G drains in G / (f - 1): 10 s for a 2 s
+    gap at 1.2, 2 s at 2.0. No packet waits longer than about G either way, but
+    the longer drain keeps later packets delayed (up to G / f each), the queue
+    deep (so the per-MN limits bite on new arrivals) and the flow in user space
+    for longer. 2.0 still stays below a burst: the new path sees at most twice
+    the rate it carried before.
+
+    max_release_rate 100,000 (about 1.2 Gbit/s of 1500-byte packets) is a sanity
+    cap: arrivals read from the kernel queue a few nanoseconds apart would
+    otherwise measure as an absurd rate.
+
+    rate_window: time constant of the arrival-rate average; long enough to smooth
+    a bursty sender, short enough to follow a rate change within a gap.
+    idle_close: after the backlog is gone the buffer stays in pass-through until
+    no packet has come for this long; only then is its kernel rule removed, so
+    that no later packet can overtake one still in the queue (docs/buffering.md).
+    hand_back_wait: how long a release waits for an expected hand-back from the
+    previous MAG.
+    """
+
     release_rate_factor: float = 2.0
     min_release_rate: float = 100.0
-    max_release_rate: float = 100_000.0
+    max_release_rate: float | None = 100_000.0
     release_burst: int = 32
-    # A buffer whose backlog is gone stays in pass-through until no packet has
-    # come for this long; only then is its kernel rule removed, so that no later
-    # packet can overtake one still in the queue.
+    rate_window: float = 0.5
     idle_close: float = 0.1
-    # Whether the previous MAG hands back what it held, and how long the LMA
-    # waits for that hand-back before releasing without it.
-    expect_hand_back: bool = True
     hand_back_wait: float = 0.05
-    hand_back_port: int = 5436
+
+    def __post_init__(self) -> None:
+        self._check_pacing()
+
+    def _check_pacing(self) -> None:
+        for name in ("release_rate_factor", "idle_close", "hand_back_wait"):
+            if getattr(self, name) < 0:
+                raise SettingError(name, "expected a non-negative number")
+        if self.min_release_rate <= 0:
+            raise SettingError("min_release_rate", "expected a number greater than 0")
+        if self.release_burst < 1:
+            raise SettingError("release_burst", "expected 1 or more")
+        if self.rate_window <= 0:
+            raise SettingError("rate_window", "expected a number greater than 0")
+        if self.max_release_rate is not None and self.max_release_rate < self.min_release_rate:
+            raise SettingError("max_release_rate", "expected at least min_release_rate, or null")
+
+
+@dataclass(frozen=True)
+class BufferingConfig(BufferLimits, ReleasePacing):
+    """The LMA's handover buffer (docs/buffering.md): its switch, limits and pacing
+    (the fields of BufferLimits and ReleasePacing, by the same names), the
+    previous MAG's hand-back, and the NFQUEUE it uses."""
+
+    enabled: bool = True
+    # Whether the previous MAG hands back what it held (it waits hand_back_wait).
+    expect_hand_back: bool = True
     queue_num: int = 7
+
+    def __post_init__(self) -> None:
+        self._check_limits()
+        self._check_pacing()
+
+
+@dataclass(frozen=True)
+class HoldLimits(BufferLimits):
+    """The previous MAG's hold of the in-flight window (docs/buffering.md): what
+    still reaches it for an MN that left, a few milliseconds of traffic."""
+
+    max_packets_per_mn: int = 10_000
+    max_bytes_per_mn: int = 15_000_000
+    max_packets_total: int = 40_000
+    max_bytes_total: int = 60_000_000
 
 
 @dataclass(frozen=True)
@@ -95,9 +199,11 @@ class MagConfig:
     prefix_preferred_lifetime: int = 14400
     access_technology_type: int = 3
     hold_packets_on_detach: bool = True
-    max_held_packets_per_mn: int = 10_000
-    hand_back_port: int = 5436
+    hold_limits: HoldLimits = field(default_factory=HoldLimits)
     hold_queue_num: int = 8
+
+
+DEFAULT_CONTROL_SOCKET = Path("/run/pmip6d/pmip6d.sock")
 
 
 @dataclass(frozen=True)
@@ -106,8 +212,10 @@ class NodeConfig:
     policy_file: Path
     node_name: str = "pmip6d"
     log_format: Literal["text", "json"] = "text"
-    control_socket: Path = Path("/run/pmip6d/pmip6d.sock")
+    control_socket: Path = DEFAULT_CONTROL_SOCKET
     tunnel_driver: Literal["auto", "seg6", "ip6tnl", "bpf"] = "auto"
+    # Where the LMA receives hand-backs (at its address) and the MAGs send them.
+    hand_back_port: int = HAND_BACK_PORT
     timers: ProtocolConstants = field(default_factory=ProtocolConstants)
     lma: LmaConfig | None = None
     mag: MagConfig | None = None
@@ -201,11 +309,17 @@ def _fail(source: str, key: str, message: str) -> ConfigError:
     return ConfigError(f"{source}: {key or '<top level>'}: {message}")
 
 
+@functools.cache
+def _shape(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
+    """A dataclass's field types and fields, worked out once per class (a policy
+    of many MNs builds many of the same)."""
+    return typing.get_type_hints(cls), {f.name: f for f in dataclasses.fields(cls)}
+
+
 def _build(cls: type, data: Any, source: str, key: str) -> Any:
     if not isinstance(data, dict):
         raise _fail(source, key, f"expected a mapping, got {_shown(data)}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints, fields = _shape(cls)
     for name in data:
         if name not in fields:
             known = ", ".join(sorted(fields))
@@ -217,7 +331,10 @@ def _build(cls: type, data: Any, source: str, key: str) -> Any:
             values[name] = _convert(hints[name], data[name], source, child)
         elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
             raise _fail(source, child, "required key is missing")
-    return cls(**values)
+    try:
+        return cls(**values)
+    except SettingError as exc:
+        raise _fail(source, _join(key, exc.key), exc.message) from None
 
 
 def _convert(hint: Any, value: Any, source: str, key: str) -> Any:

@@ -1,5 +1,7 @@
 """A PMIPv6 domain in memory: one LMA, MAGs, and a network that carries every
-signaling message through the real wire codec (with checksums)."""
+signaling message through the real wire codec (with checksums). (The domain
+in network namespaces, with real daemons, is pmipv6_lab.testbed's
+NamespaceDomain.)"""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from pmip6d.wire import decode, encode
 
 
 @dataclass
-class Domain:
+class InMemoryDomain:
     lma: LocalMobilityAnchor
     mags: dict[IPv6Address, MobileAccessGateway]
     # The LMA's kernel as its actions leave it: mn_id -> MAG its prefixes route to.
@@ -33,7 +35,7 @@ class Domain:
     drop_next: int = 0  # how many of the next messages the network loses
 
     @classmethod
-    def build(cls, mag_addresses, *, buffering=False, **timers) -> Domain:
+    def build(cls, mag_addresses, *, buffering=False, **timers) -> InMemoryDomain:
         lma = LocalMobilityAnchor(lma_config(buffering=buffering, **timers), POLICY)
         mags = {
             address: MobileAccessGateway(mag_config(address, hold=buffering, **timers), POLICY)

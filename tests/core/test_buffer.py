@@ -5,17 +5,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pmip6d.config import BufferLimits, ReleasePacing
 from pmip6d.core.buffer import (
     HELD,
     RELEASE_NOW,
     ArrivalRateEstimator,
-    BufferLimits,
     BufferPool,
     BufferState,
     DropReason,
     HandoverBuffer,
     InvalidTransition,
-    PacingPolicy,
     Verdict,
     VerdictAction,
 )
@@ -138,17 +137,17 @@ def test_rate_follows_a_slowdown_within_ten_windows() -> None:
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"min_rate_pps": 0},
-        {"max_burst": 0},
-        {"rate_factor": -1},
+        {"min_release_rate": 0},
+        {"release_burst": 0},
+        {"release_rate_factor": -1},
         {"rate_window": 0},
         {"idle_close": -0.1},
-        {"min_rate_pps": 100, "max_rate_pps": 50},
+        {"min_release_rate": 100, "max_release_rate": 50},
     ],
 )
-def test_pacing_policy_rejects_nonsense(kwargs: dict) -> None:
+def test_release_pacing_rejects_nonsense(kwargs: dict) -> None:
     with pytest.raises(ValueError):
-        PacingPolicy(**kwargs)
+        ReleasePacing(**kwargs)
 
 
 @pytest.mark.parametrize(
@@ -163,7 +162,7 @@ def test_limits_reject_nonsense(kwargs: dict) -> None:
 
 
 def test_first_burst_leaves_at_once_and_the_rest_is_paced() -> None:
-    pacing = PacingPolicy(rate_factor=0.0, min_rate_pps=100.0, max_burst=4)
+    pacing = ReleasePacing(release_rate_factor=0.0, min_release_rate=100.0, release_burst=4)
     buffer = HandoverBuffer("mn", 0.0, ROOMY, pacing)
     for handle in range(10):
         assert buffer.hold(handle, 100, 0.01 * handle) == HELD
@@ -181,7 +180,7 @@ def test_first_burst_leaves_at_once_and_the_rest_is_paced() -> None:
 
 
 def test_release_rate_follows_the_arrival_rate_with_floor_and_cap() -> None:
-    pacing = PacingPolicy(rate_factor=2.0, min_rate_pps=50.0, max_rate_pps=300.0)
+    pacing = ReleasePacing(release_rate_factor=2.0, min_release_rate=50.0, max_release_rate=300.0)
     buffer = HandoverBuffer("mn", 0.0, ROOMY, pacing)
     assert buffer.release_rate_pps == 50.0  # no measurement yet: the floor
     for i in range(11):
@@ -196,7 +195,7 @@ def test_release_rate_follows_the_arrival_rate_with_floor_and_cap() -> None:
 def test_a_deadline_that_rounds_to_now_still_releases() -> None:
     # Arrivals 1e-300 s apart measure as an absurd rate; uncapped, the next
     # token is due at refill time + 1e-300, which is the refill time itself.
-    pacing = PacingPolicy(rate_factor=2.0, max_rate_pps=None, max_burst=1)
+    pacing = ReleasePacing(release_rate_factor=2.0, max_release_rate=None, release_burst=1)
     buffer = HandoverBuffer("mn", 0.0, ROOMY, pacing)
     for handle in range(3):
         buffer.hold(handle, 100, handle * 1e-300)
@@ -207,7 +206,7 @@ def test_a_deadline_that_rounds_to_now_still_releases() -> None:
 
 
 def test_arrivals_during_release_queue_behind_the_backlog() -> None:
-    pacing = PacingPolicy(rate_factor=0.0, min_rate_pps=10.0, max_burst=1)
+    pacing = ReleasePacing(release_rate_factor=0.0, min_release_rate=10.0, release_burst=1)
     run = Run(HandoverBuffer("mn", 0.0, ROOMY, pacing))
     run.arrive(0.0, 1)
     run.arrive(0.1, 2)
@@ -218,7 +217,7 @@ def test_arrivals_during_release_queue_behind_the_backlog() -> None:
 
 
 def test_passthrough_releases_at_once_and_the_rule_goes_only_after_idle_close() -> None:
-    pacing = PacingPolicy(idle_close=0.1)
+    pacing = ReleasePacing(idle_close=0.1)
     buffer = HandoverBuffer("mn", 0.0, ROOMY, pacing)
     buffer.hold(1, 100, 0.0)
     assert buffer.start_release(1.0) == [1]
@@ -292,7 +291,7 @@ def test_expire_drops_old_packets_and_keeps_the_order_of_the_rest() -> None:
 
 
 def test_expiring_the_whole_backlog_while_releasing_reaches_passthrough() -> None:
-    pacing = PacingPolicy(rate_factor=0.0, min_rate_pps=1.0, max_burst=1)
+    pacing = ReleasePacing(release_rate_factor=0.0, min_release_rate=1.0, release_burst=1)
     buffer = HandoverBuffer("mn", 0.0, BufferLimits(hold_time=1.0), pacing)
     buffer.hold(1, 100, 0.0)
     buffer.hold(2, 100, 0.0)
@@ -342,7 +341,7 @@ def test_release_waits_for_an_expected_hand_back() -> None:
 
 
 def test_release_stops_waiting_for_a_hand_back_after_hand_back_wait() -> None:
-    pacing = PacingPolicy(hand_back_wait=0.05)
+    pacing = ReleasePacing(hand_back_wait=0.05)
     buffer = HandoverBuffer("mn", 0.0, ROOMY, pacing, expect_hand_back=True)
     buffer.hold(10, 100, 0.0)
     assert buffer.start_release(0.1) == []
@@ -353,7 +352,7 @@ def test_release_stops_waiting_for_a_hand_back_after_hand_back_wait() -> None:
 
 
 def test_a_late_hand_back_goes_ahead_of_what_is_left_and_is_counted() -> None:
-    pacing = PacingPolicy(rate_factor=0.0, min_rate_pps=10.0, max_burst=1)
+    pacing = ReleasePacing(release_rate_factor=0.0, min_release_rate=10.0, release_burst=1)
     buffer = HandoverBuffer("mn", 0.0, ROOMY, pacing)
     buffer.hold(10, 100, 0.0)
     buffer.hold(11, 100, 0.0)
@@ -375,7 +374,7 @@ def test_a_hand_back_in_passthrough_restarts_releasing() -> None:
 
 
 def test_a_hand_back_after_close_is_dropped() -> None:
-    buffer = HandoverBuffer("mn", 0.0, ROOMY, PacingPolicy(idle_close=0.0))
+    buffer = HandoverBuffer("mn", 0.0, ROOMY, ReleasePacing(idle_close=0.0))
     buffer.start_release(1.0)
     buffer.close(1.0)
     assert buffer.prepend_handed_back([(1, 100)], 2.0) == [(1, DropReason.CLOSED)]
@@ -409,7 +408,9 @@ def test_mag_hands_everything_back_at_once_in_order() -> None:
 
 
 def test_pool_reopens_an_active_buffer_in_place_and_replaces_a_finished_one() -> None:
-    pool = BufferPool(pacing=PacingPolicy(rate_factor=0.0, min_rate_pps=1.0, max_burst=1))
+    pool = BufferPool(
+        pacing=ReleasePacing(release_rate_factor=0.0, min_release_rate=1.0, release_burst=1)
+    )
     first = pool.open("mn", 0.0)
     first.hold(1, 100, 0.0)
     first.hold(2, 100, 0.0)
@@ -454,7 +455,9 @@ def test_pool_next_deadline_is_the_earliest_of_its_buffers() -> None:
 
 
 def test_stats_are_json_and_report_the_current_release_rate() -> None:
-    pool = BufferPool(pacing=PacingPolicy(rate_factor=2.0, min_rate_pps=10.0, max_burst=1))
+    pool = BufferPool(
+        pacing=ReleasePacing(release_rate_factor=2.0, min_release_rate=10.0, release_burst=1)
+    )
     buffer = pool.open("mn", 0.0)
     for i in range(5):
         buffer.hold(i, 100, i * 0.01)
@@ -492,7 +495,7 @@ def test_nothing_lost_duplicated_or_reordered_when_limits_do_not_bite(
     burst: int,
     gap: float,
 ) -> None:
-    pacing = PacingPolicy(rate_factor=factor, min_rate_pps=20.0, max_burst=burst)
+    pacing = ReleasePacing(release_rate_factor=factor, min_release_rate=20.0, release_burst=burst)
     run = Run(HandoverBuffer("mn", 0.0, ROOMY, pacing, expect_hand_back=True))
     t, handle, held = 0.0, 1000, []
     for step in before:
@@ -547,7 +550,7 @@ def test_under_pressure_every_packet_is_accounted_for_once_and_order_holds(
         max_bytes_total=10**9,
         hold_time=hold_time,
     )
-    pacing = PacingPolicy(rate_factor=1.2, min_rate_pps=20.0, max_burst=4)
+    pacing = ReleasePacing(release_rate_factor=1.2, min_release_rate=20.0, release_burst=4)
     run = Run(HandoverBuffer("mn", 0.0, limits, pacing))
     t = 0.0
     for handle, (step, size) in enumerate(arrivals):
@@ -578,7 +581,7 @@ def test_under_pressure_every_packet_is_accounted_for_once_and_order_holds(
 def test_release_follows_the_token_bucket_and_drains_on_time(
     count: int, rate: float, burst: int
 ) -> None:
-    pacing = PacingPolicy(rate_factor=0.0, min_rate_pps=rate, max_burst=burst)
+    pacing = ReleasePacing(release_rate_factor=0.0, min_release_rate=rate, release_burst=burst)
     run = Run(HandoverBuffer("mn", 0.0, ROOMY, pacing))
     for handle in range(count):
         run.arrive(0.0, handle)

@@ -1,7 +1,7 @@
 """LMA and MAGs talking through the wire codec: registration, handover, loss."""
 
 from core_builders import MAG1, MAG2, MN1, MN1_MAC, T0, without_logs
-from domain import Domain
+from domain import InMemoryDomain
 
 from pmip6d.core import (
     BindingState,
@@ -20,7 +20,7 @@ from pmip6d.core import (
 
 
 def test_attach_registers_at_the_lma_and_advertises_the_prefix():
-    domain = Domain.build([MAG1, MAG2])
+    domain = InMemoryDomain.build([MAG1, MAG2])
     domain.deliver(MAG1, domain.mags[MAG1].mn_attached("eth2", MN1_MAC, T0), T0)
     assert domain.routes == {MN1: MAG1}
     assert domain.lma.binding_cache.get(MN1).state is BindingState.ACTIVE
@@ -28,7 +28,7 @@ def test_attach_registers_at_the_lma_and_advertises_the_prefix():
 
 
 def test_break_before_make_handover_with_buffering():
-    domain = Domain.build([MAG1, MAG2], buffering=True)
+    domain = InMemoryDomain.build([MAG1, MAG2], buffering=True)
     mag1, mag2 = domain.mags[MAG1], domain.mags[MAG2]
     domain.deliver(MAG1, mag1.mn_attached("eth2", MN1_MAC, T0), T0)
     domain.log.clear()
@@ -55,7 +55,7 @@ def test_break_before_make_handover_with_buffering():
 
 
 def test_make_before_break_handover_leaves_the_new_binding_alone():
-    domain = Domain.build([MAG1, MAG2])
+    domain = InMemoryDomain.build([MAG1, MAG2])
     mag1, mag2 = domain.mags[MAG1], domain.mags[MAG2]
     domain.deliver(MAG1, mag1.mn_attached("eth2", MN1_MAC, T0), T0)
     domain.deliver(MAG2, mag2.mn_attached("eth2", MN1_MAC, T0 + 1), T0 + 1)
@@ -65,7 +65,7 @@ def test_make_before_break_handover_leaves_the_new_binding_alone():
 
 
 def test_sequence_mode_handover_resyncs_the_new_mag():
-    domain = Domain.build([MAG1, MAG2], use_timestamps=False)
+    domain = InMemoryDomain.build([MAG1, MAG2], use_timestamps=False)
     mag1, mag2 = domain.mags[MAG1], domain.mags[MAG2]
     domain.deliver(MAG1, mag1.mn_attached("eth2", MN1_MAC, T0), T0)
     domain.run_until(T0 + 600)  # refreshes push MAG1's sequence numbers ahead
@@ -75,7 +75,7 @@ def test_sequence_mode_handover_resyncs_the_new_mag():
 
 
 def test_binding_survives_an_hour_of_refreshes():
-    domain = Domain.build([MAG1])
+    domain = InMemoryDomain.build([MAG1])
     domain.deliver(MAG1, domain.mags[MAG1].mn_attached("eth2", MN1_MAC, T0), T0)
     domain.run_until(T0 + 3600)
     assert domain.routes == {MN1: MAG1}
@@ -83,7 +83,7 @@ def test_binding_survives_an_hour_of_refreshes():
 
 
 def test_lost_pbu_is_recovered_by_retransmission():
-    domain = Domain.build([MAG1])
+    domain = InMemoryDomain.build([MAG1])
     domain.drop_next = 1
     domain.deliver(MAG1, domain.mags[MAG1].mn_attached("eth2", MN1_MAC, T0), T0)
     assert domain.routes == {}
@@ -93,7 +93,7 @@ def test_lost_pbu_is_recovered_by_retransmission():
 
 
 def test_lma_unreachable_the_mag_gives_up_and_registers_the_mn_once_it_answers_again():
-    domain = Domain.build([MAG1])
+    domain = InMemoryDomain.build([MAG1])
     domain.drop_next = 100
     domain.deliver(MAG1, domain.mags[MAG1].mn_attached("eth2", MN1_MAC, T0), T0)
     domain.run_until(T0 + 150)

@@ -14,7 +14,7 @@ from core_builders import (
     T0,
     lma_config,
 )
-from domain import Domain
+from domain import InMemoryDomain
 
 from pmip6d.core import LocalMobilityAnchor, LogEvent, SendMessage
 from pmip6d.core.heartbeat import HeartbeatOutcome, PeerHeartbeat
@@ -43,8 +43,8 @@ def events(log, name: str) -> list[LogEvent]:
     return [a for a in log if isinstance(a, LogEvent) and a.name == name]
 
 
-def domain_with_registered_mns(**timers) -> Domain:
-    domain = Domain.build([MAG1, MAG2], **timers)
+def domain_with_registered_mns(**timers) -> InMemoryDomain:
+    domain = InMemoryDomain.build([MAG1, MAG2], **timers)
     domain.lma = LocalMobilityAnchor(lma_config(**timers), POLICY, restart_counter=100)
     for address, mag in domain.mags.items():
         domain.deliver(address, mag.start(T0), T0)
@@ -54,7 +54,7 @@ def domain_with_registered_mns(**timers) -> Domain:
     return domain
 
 
-def restart_lma(domain: Domain, now: float, counter: int) -> None:
+def restart_lma(domain: InMemoryDomain, now: float, counter: int) -> None:
     """The LMA process dies and starts again: binding cache and routes are gone."""
     domain.lma = LocalMobilityAnchor(lma_config(), POLICY, restart_counter=counter)
     domain.routes.clear()
@@ -144,7 +144,7 @@ def test_the_lma_announces_its_counter_to_every_mag_at_start():
 
 
 def test_heartbeat_interval_zero_turns_them_off_but_requests_are_still_answered():
-    domain = Domain.build([MAG1], heartbeat_interval=0.0)
+    domain = InMemoryDomain.build([MAG1], heartbeat_interval=0.0)
     assert domain.mags[MAG1].start(T0) == []
     assert domain.lma.start(T0) == []
     assert domain.mags[MAG1].next_deadline() is None

@@ -4,7 +4,7 @@ import copy
 from ipaddress import IPv6Network
 
 from core_builders import MAG1, MAG2, MN1_MAC, MN2_MAC, POLICY, ROGUE_MAG, T0, lma_config, pbu
-from domain import Domain
+from domain import InMemoryDomain
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +28,7 @@ events = st.one_of(
 )
 
 
-def check_consistent(domain: Domain) -> None:
+def check_consistent(domain: InMemoryDomain) -> None:
     profiles = {p.mn_id: p for p in POLICY.mobile_nodes}
     bound = set()
     for entry in domain.lma.binding_cache:
@@ -59,7 +59,7 @@ def check_consistent(domain: Domain) -> None:
 @settings(max_examples=150, deadline=None)
 @given(st.lists(events, max_size=30))
 def test_random_event_sequences_keep_the_domain_consistent(script):
-    domain = Domain.build(MAGS)
+    domain = InMemoryDomain.build(MAGS)
     now = T0
     for event in script:
         kind = event[0]

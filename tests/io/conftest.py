@@ -1,23 +1,16 @@
+"""The adapter tier (root; tests/conftest.py marks this directory `root`)."""
+
 import asyncio
-import os
-import sys
 
 import pytest
 
-# tests/ has no packages (a tests/io package would shadow the stdlib io), so
-# make the shared namespace helpers importable by the test modules here.
-sys.path.insert(0, os.path.dirname(__file__))
-
-from netns_lab import Namespaces, tunnel_driver  # noqa: E402
-
-from pmip6d.io.tunnels import TunnelError  # noqa: E402
+from pmip6d.io.tunnels import TunnelError
+from tests.io.pmip_path import AdapterNamespaces, tunnel_driver
 
 
 @pytest.fixture
 def namespaces():
-    if os.geteuid() != 0:
-        pytest.skip("needs root for network namespaces")
-    created = Namespaces()
+    created = AdapterNamespaces()
     try:
         yield created
     finally:

@@ -1,16 +1,13 @@
 """The shared router identity and MN routes on an access interface, and their removal."""
 
 import asyncio
-from ipaddress import IPv6Network
-
-import pytest
-from netns_lab import SHARED_MAC, in_ns, route_requests, route_socket
+from ipaddress import IPv6Address, IPv6Network
 
 from pmip6d.io.access_link import AccessLinks
-
-pytestmark = pytest.mark.root
+from tests.io.pmip_path import SHARED_LINK_LOCAL, SHARED_MAC, in_ns, route_requests, route_socket
 
 HNP = IPv6Network("2001:db8:100::/64")
+LINK_LOCAL = IPv6Address(SHARED_LINK_LOCAL)
 
 
 def test_identity_and_route_are_added_idempotently_and_removed(namespaces):
@@ -21,7 +18,7 @@ def test_identity_and_route_are_added_idempotently_and_removed(namespaces):
     async def present():
         access = AccessLinks(await route_socket(mag), route_requests(mag))
         for _ in range(2):
-            await access.present_shared_identity("acc", bytes.fromhex("02005e005301"))
+            await access.present_shared_identity("acc", bytes.fromhex("02005e005301"), LINK_LOCAL)
             await access.route_prefix_to_access(HNP, "acc")
         access.ipr.close()
 
@@ -29,7 +26,7 @@ def test_identity_and_route_are_added_idempotently_and_removed(namespaces):
         access = AccessLinks(await route_socket(mag), route_requests(mag))
         for _ in range(2):
             await access.remove_access_route(HNP)
-            await access.withdraw_shared_identity("acc")
+            await access.withdraw_shared_identity("acc", LINK_LOCAL)
         access.ipr.close()
 
     asyncio.run(present())

@@ -14,7 +14,10 @@ from ipaddress import IPv6Address, IPv6Network
 from socket import AF_INET
 
 import pytest
-from netns_lab import (
+from pyroute2 import IPRoute
+
+from pmip6d.io import bpf_tunnel
+from tests.io.pmip_path import (
     LMA_ADDRESS,
     MN_ADDRESS,
     MN_PREFIX,
@@ -26,11 +29,6 @@ from netns_lab import (
     tshark_fields,
     tunnel_driver,
 )
-from pyroute2 import IPRoute
-
-from pmip6d.io import bpf_tunnel
-
-pytestmark = pytest.mark.root
 
 LOCAL = IPv6Address("2001:db8:ffff::11")
 OTHER = IPv6Address("2001:db8:ffff::12")

@@ -4,11 +4,9 @@ import select
 import time
 
 import pytest
-from netns_lab import entered, in_ns
 
 from pmip6d.io.link_monitor import LinkChange, LinkMonitor
-
-pytestmark = pytest.mark.root
+from tests.io.pmip_path import entered, in_ns
 
 
 @pytest.fixture

@@ -5,12 +5,10 @@ import socket
 from ipaddress import IPv6Address, IPv6Network
 
 import pytest
-from netns_lab import capture, entered, tshark_fields
 
 from pmip6d import wire
 from pmip6d.io.mh_socket import IPV6_CHECKSUM, MobilityHeaderSocket
-
-pytestmark = pytest.mark.root
+from tests.io.pmip_path import capture, entered, tshark_fields
 
 MAG = IPv6Address("2001:db8:1::2")
 LMA = IPv6Address("2001:db8:1::1")

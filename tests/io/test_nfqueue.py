@@ -9,7 +9,12 @@ from collections.abc import Callable
 from ipaddress import IPv6Address, IPv6Network
 
 import pytest
-from netns_lab import (
+
+from pmip6d.config import BufferingConfig, ProtocolConstants
+from pmip6d.daemon.eventlog import EventLog
+from pmip6d.daemon.lma_buffering import LmaBuffering
+from pmip6d.io.nfqueue import BUFFER_CHAIN, BufferRules, PacketQueue
+from tests.io.pmip_path import (
     LMA_ADDRESS,
     MN_ADDRESS,
     MN_PREFIX,
@@ -21,13 +26,6 @@ from netns_lab import (
     tshark_fields,
     tunnel_driver,
 )
-
-from pmip6d.config import BufferingConfig, ProtocolConstants
-from pmip6d.daemon.eventlog import EventLog
-from pmip6d.daemon.lma_buffering import LmaBuffering
-from pmip6d.io.nfqueue import BUFFER_CHAIN, BufferRules, PacketQueue
-
-pytestmark = pytest.mark.root
 
 PREFIX = IPv6Network(MN_PREFIX)
 QUEUE = 7
@@ -171,11 +169,11 @@ def test_the_lma_buffer_releases_one_mn_without_letting_another_mns_packets_go(p
     receiver, sender = mn_receiver_and_cn_sender(ns)
 
     with receiver, sender, entered(ns["lma"]):
-        buffering.start()
+        buffering.start().result()
         try:
             now = time.time()
-            buffering.start_buffering("first", (halves[0],), now)
-            buffering.start_buffering("second", (halves[1],), now)
+            buffering.start_buffering("first", (halves[0],), now).result()
+            buffering.start_buffering("second", (halves[1],), now).result()
             for number in range(5):
                 sender.sendto(str(number).encode(), (MN_ADDRESS, PORT))
                 sender.sendto(str(100 + number).encode(), (second_address, PORT))
@@ -190,7 +188,7 @@ def test_the_lma_buffer_releases_one_mn_without_letting_another_mns_packets_go(p
             buffering.release("first", time.time())
             first_after = receive_all(receiver, 1)
         finally:
-            buffering.shutdown()
+            buffering.shutdown().result()
 
     assert second_only == [100, 101, 102, 103, 104]
     assert first_after == [0, 1, 2, 3, 4]

@@ -4,11 +4,9 @@ import asyncio
 from ipaddress import IPv6Address, IPv6Network
 
 import pytest
-from netns_lab import in_ns, route_socket, tunnel_driver
 
 from pmip6d.io import ownership
-
-pytestmark = pytest.mark.root
+from tests.io.pmip_path import in_ns, route_socket, tunnel_driver
 
 
 def rules(ns: str) -> str:

@@ -11,14 +11,12 @@ import json
 from ipaddress import IPv6Address, IPv6Network
 
 import pytest
-from netns_lab import entered, in_ns, route_socket
 from pyroute2.netlink.exceptions import NetlinkError
 
 from pmip6d.io import bpf_tunnel, seg6_compat
 from pmip6d.io.ownership import AF_INET6, ROUTE_PROTOCOL
 from pmip6d.io.route_request import BpfEncap, Route, RouteRequests, Seg6Encap
-
-pytestmark = pytest.mark.root
+from tests.io.pmip_path import entered, in_ns, route_socket
 
 PREFIX = IPv6Network("2001:db8:1:1::/64")
 PEERS = [IPv6Address("2001:db8:ffff::11"), IPv6Address("2001:db8:ffff::12")]

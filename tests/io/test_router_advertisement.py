@@ -1,50 +1,26 @@
-"""RA building (pure) and an RA that makes a real MN autoconfigure."""
+"""An RA sent by the MAG's sender makes a real MN autoconfigure (the RA codec
+itself: tests/wire/test_ndisc.py)."""
 
 import asyncio
 import json
 import time
 from ipaddress import IPv6Address, IPv6Network
 
-import pytest
-from netns_lab import SHARED_MAC, entered, in_ns, route_requests, route_socket
-
 from pmip6d.io.access_link import AccessLinks
-from pmip6d.io.router_advertisement import (
-    PrefixInformation,
-    RouterAdvertisementSender,
-    build_router_advertisement,
-    parse_router_advertisement,
+from pmip6d.io.router_advertisement import RouterAdvertisementSender
+from pmip6d.wire.ndisc import build_router_advertisement
+from tests.io.pmip_path import (
+    SHARED_LINK_LOCAL,
+    SHARED_MAC,
+    entered,
+    in_ns,
+    route_requests,
+    route_socket,
 )
 
 HNP = IPv6Network("2001:db8:100::/64")
-SECOND_HNP = IPv6Network("2001:db8:101::/64")
 
 
-def test_ra_carries_each_prefix_on_link_and_autonomous_with_the_shared_mac():
-    message = build_router_advertisement(
-        [HNP, SECOND_HNP],
-        SHARED_MAC,
-        router_lifetime=600,
-        valid_lifetime=900,
-        preferred_lifetime=300,
-        mtu=1400,
-    )
-    assert message[0] == 134 and message[2:4] == b"\0\0" and len(message) % 8 == 0
-    ra = parse_router_advertisement(message)
-    assert ra.router_lifetime == 600 and ra.cur_hop_limit == 64 and ra.mtu == 1400
-    assert ra.link_layer_address == bytes.fromhex(SHARED_MAC.replace(":", ""))
-    assert ra.prefixes == [
-        PrefixInformation(HNP, 900, 300, on_link=True, autonomous=True),
-        PrefixInformation(SECOND_HNP, 900, 300, on_link=True, autonomous=True),
-    ]
-
-
-def test_parse_rejects_other_icmpv6_types():
-    with pytest.raises(ValueError, match="133"):
-        parse_router_advertisement(bytes([133]) + bytes(15))
-
-
-@pytest.mark.root
 def test_mn_autoconfigures_from_the_ra_and_uses_the_shared_router(namespaces):
     mag = namespaces.add("mag", router=True)
     mn = namespaces.add("mn")
@@ -55,14 +31,14 @@ def test_mn_autoconfigures_from_the_ra_and_uses_the_shared_router(namespaces):
     async def configure_access():
         ipr = await route_socket(mag)
         access = AccessLinks(ipr, route_requests(mag))
-        await access.present_shared_identity("acc", SHARED_MAC)
+        await access.present_shared_identity("acc", SHARED_MAC, IPv6Address(SHARED_LINK_LOCAL))
         await access.route_prefix_to_access(HNP, "acc")
         ipr.close()
 
     asyncio.run(configure_access())
     mn_link_local = json.loads(in_ns(mn, "ip", "-j", "-6", "addr", "show", "dev", "mn0").stdout)
     mn_link_local = IPv6Address(mn_link_local[0]["addr_info"][0]["local"])
-    with entered(mag), RouterAdvertisementSender() as sender:
+    with entered(mag), RouterAdvertisementSender(IPv6Address(SHARED_LINK_LOCAL)) as sender:
         sender.send("acc", build_router_advertisement([HNP], SHARED_MAC), mn_link_local)
 
     deadline = time.monotonic() + 5

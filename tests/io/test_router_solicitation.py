@@ -4,19 +4,11 @@ import json
 import select
 
 import pytest
-from netns_lab import entered, in_ns
 
-from pmip6d.io.router_solicitation import RouterSolicitationSnooper, source_link_layer_address
+from pmip6d.io.router_solicitation import RouterSolicitationSnooper
+from tests.io.pmip_path import entered, in_ns
 
 MN_MAC = "02:00:5e:00:53:55"
-
-
-def test_sllao_is_read_and_its_absence_is_none():
-    header = bytes([133, 0, 0, 0, 0, 0, 0, 0])
-    sllao = bytes([1, 1]) + bytes.fromhex(MN_MAC.replace(":", ""))
-    assert source_link_layer_address(header + sllao) == bytes.fromhex("02005e005355")
-    assert source_link_layer_address(header) is None
-    assert source_link_layer_address(header + bytes([1, 0])) is None
 
 
 @pytest.fixture
@@ -35,7 +27,6 @@ def next_solicitation(snooper: RouterSolicitationSnooper, seconds: float = 3.0):
     return None
 
 
-@pytest.mark.root
 def test_a_linux_mn_soliciting_after_link_up_is_seen_with_its_mac(access):
     mag, mn = access
     in_ns(mn, "sysctl", "-qw", "net.ipv6.conf.mn0.accept_ra=1")
@@ -53,7 +44,6 @@ def test_a_linux_mn_soliciting_after_link_up_is_seen_with_its_mac(access):
     assert str(seen.source) == info[0]["addr_info"][0]["local"]
 
 
-@pytest.mark.root
 def test_rdisc6_solicitation_has_no_sllao_and_unwatched_links_are_ignored(access):
     mag, mn = access
     with entered(mag):

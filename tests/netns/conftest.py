@@ -1,20 +1,17 @@
-"""Fixtures for the network-namespace tier: real daemons, real kernel, root only."""
-
-import os
+"""Fixtures for the network-namespace tier: real daemons, real kernel (root;
+tests/conftest.py marks this directory `root`)."""
 
 import pytest
 
-from tests.netns.harness import Domain
+from pmipv6_lab.testbed.domain import NamespaceDomain
 
 
 @pytest.fixture
 def domain_factory(tmp_path):
-    if os.geteuid() != 0:
-        pytest.fail("the netns tier needs root (network namespaces); run scripts/run-tests as root")
-    built: list[Domain] = []
+    built: list[NamespaceDomain] = []
 
-    def make(**options) -> Domain:
-        domain = Domain(tmp_path / f"domain{len(built)}", **options)
+    def make(**options) -> NamespaceDomain:
+        domain = NamespaceDomain(tmp_path / f"domain{len(built)}", **options)
         built.append(domain)
         domain.build()
         domain.write_configs()
@@ -26,7 +23,7 @@ def domain_factory(tmp_path):
 
 
 @pytest.fixture
-def domain(domain_factory) -> Domain:
+def domain(domain_factory) -> NamespaceDomain:
     """A running standard (unbuffered) domain with the MN attached at MAG1."""
     d = domain_factory(buffering=False)
     d.start_all()

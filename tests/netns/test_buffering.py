@@ -2,12 +2,11 @@
 
 import pytest
 
-from tests.netns.harness import PYTHON, mn_identifier
-from tests.netns.traffic import handover_under_traffic
+from pmipv6_lab.plan import mn_nai
+from pmipv6_lab.testbed.domain import PYTHON
+from pmipv6_lab.testbed.traffic import handover_under_traffic
 
-pytestmark = pytest.mark.root
-
-MN = mn_identifier(1)
+MN = mn_nai(1)
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Hostile PBUs on the wire against a real LMA daemon (RFC 5213 5.3.1 checks).
 
-Only the LMA daemon runs; the PBUs come from fake MAGs (tests/netns/fake_mag.py:
+Only the LMA daemon runs; the PBUs come from fake MAGs (pmipv6_lab/testbed/fake_mag.py:
 a raw Mobility Header socket in a MAG namespace, bound to that MAG's address).
 mn1 is registered from MAG1 first. Each case sends one crafted PBU and checks
 the PBA status, that `pmip6ctl status` shows the binding cache as it was, and
@@ -14,26 +14,24 @@ against a second LMA with `use_timestamps: false`.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
 
-from tests.netns.fake_mag import FakeMag
-from tests.netns.harness import LMA_ADDRESS, Domain, mag_address, mn_identifier, mn_prefix
+from pmipv6_lab.plan import LMA_ADDRESS, home_prefix, mn_mac, mn_nai, proxy_coa
+from pmipv6_lab.testbed.domain import NamespaceDomain
+from pmipv6_lab.testbed.fake_mag import FakeMag
 
-pytestmark = pytest.mark.root
-
-MN1 = mn_identifier(1)
-MN1_LINK_LAYER = "020000000101"
+MN1 = mn_nai(1)
+MN1_LINK_LAYER = mn_mac(1).replace(":", "")
 
 
 def valid(**changes) -> dict:
     spec = {
         "mn_id": MN1,
-        "prefixes": [str(mn_prefix(1))],
+        "prefixes": [str(home_prefix(1))],
         "lifetime": 300,
         "link_layer": MN1_LINK_LAYER,
     }
@@ -43,7 +41,7 @@ def valid(**changes) -> dict:
 
 @dataclass
 class Lab:
-    domain: Domain
+    domain: NamespaceDomain
     mags: dict[str, FakeMag]
     sequence: int = 1  # the next sequence number for mn1 from MAG1
 
@@ -56,9 +54,7 @@ class Lab:
 
 
 def start_lab(tmp_path_factory, name: str, **options) -> tuple[Lab, Callable[[], None]]:
-    if os.geteuid() != 0:
-        pytest.fail("the netns tier needs root (network namespaces); run scripts/run-tests as root")
-    domain = Domain(tmp_path_factory.mktemp(name), mags=2, buffering=False, **options)
+    domain = NamespaceDomain(tmp_path_factory.mktemp(name), mags=2, buffering=False, **options)
     mags: dict[str, FakeMag] = {}
 
     def teardown() -> None:
@@ -71,12 +67,12 @@ def start_lab(tmp_path_factory, name: str, **options) -> tuple[Lab, Callable[[],
         domain.write_configs()
         domain.start("lma")
         for index in (1, 2):
-            mags[f"mag{index}"] = FakeMag(domain, f"mag{index}", mag_address(index), LMA_ADDRESS)
+            mags[f"mag{index}"] = FakeMag(domain, f"mag{index}", proxy_coa(index), LMA_ADDRESS)
         lab = Lab(domain, mags)
         pba = mags["mag1"].send(**valid(sequence=1))
         assert pba is not None and pba["status_name"] == "ACCEPTED", pba
         (entry,) = lab.status()["binding_cache"]
-        assert entry["mn_id"] == MN1 and entry["proxy_coa"] == str(mag_address(1))
+        assert entry["mn_id"] == MN1 and entry["proxy_coa"] == str(proxy_coa(1))
     except BaseException:
         teardown()
         raise
@@ -229,4 +225,4 @@ def test_the_binding_still_works_after_the_hostile_pbus(timestamps):
     pba = timestamps.mags["mag1"].send(**valid(sequence=timestamps.next_sequence()))
     assert pba is not None and pba["status_name"] == "ACCEPTED", pba
     (entry,) = timestamps.status()["binding_cache"]
-    assert entry["proxy_coa"] == str(mag_address(1)) and entry["state"] == "active"
+    assert entry["proxy_coa"] == str(proxy_coa(1)) and entry["state"] == "active"

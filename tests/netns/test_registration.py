@@ -4,11 +4,7 @@ import signal
 import subprocess
 import time
 
-import pytest
-
-from tests.netns.harness import mag_address, mn_prefix
-
-pytestmark = pytest.mark.root
+from pmipv6_lab.plan import home_prefix, proxy_coa
 
 
 def binding(domain, mn="mn1@pmipv6.lab"):
@@ -24,11 +20,11 @@ def ping(domain, node, address, count=3):
 
 def test_attach_gives_the_mn_its_home_prefix_and_the_cn_reaches_it(domain):
     address = domain.mn_address()
-    assert address in mn_prefix(1)
+    assert address in home_prefix(1)
     entry = binding(domain)
     assert entry["state"] == "active"
-    assert entry["proxy_coa"] == str(mag_address(1))
-    assert entry["prefixes"] == [str(mn_prefix(1))]
+    assert entry["proxy_coa"] == str(proxy_coa(1))
+    assert entry["prefixes"] == [str(home_prefix(1))]
     assert ping(domain, "cn", address).returncode == 0
     bul = domain.ctl("mag1", "status")["binding_update_list"]
     assert [e["mn_id"] for e in bul] == ["mn1@pmipv6.lab"]
@@ -38,7 +34,7 @@ def test_handover_keeps_the_address_and_moves_the_binding(domain):
     before = domain.mn_address()
     domain.handover(1, 2, gap=0.3)
     domain.wait_for(
-        lambda: (binding(domain) or {}).get("proxy_coa") == str(mag_address(2)),
+        lambda: (binding(domain) or {}).get("proxy_coa") == str(proxy_coa(2)),
         "the binding to move to MAG2",
     )
     assert domain.mn_address() == before
@@ -182,7 +178,7 @@ def test_signaling_on_the_wire_is_rfc5213_as_tshark_reads_it(domain_factory, tmp
     assert [r["mip6.mhtype"] for r in rows] == ["5", "6", "5", "6"], rows
     for row in rows:
         assert row["mip6.mnid.identifier"] == "mn1@pmipv6.lab"
-        assert f"{row['mip6.nemo.mnp.mnp']}/{row['mip6.nemo.mnp.pfl']}" == str(mn_prefix(1))
+        assert f"{row['mip6.nemo.mnp.mnp']}/{row['mip6.nemo.mnp.pfl']}" == str(home_prefix(1))
         assert row["mip6.hi"] and row["mip6.att"] == "3" and row["mip6.timestamp_tmp"]
     pbu, pba, dereg, dereg_pba = rows
     assert pbu["mip6.bu.p_flag"] == pbu["mip6.bu.a_flag"] == "1"

@@ -7,9 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from pmip6d.config import DEFAULT_CONTROL_SOCKET as DEFAULT_SOCKET
 from pmip6d.control import ControlError, request
-
-DEFAULT_SOCKET = Path("/run/pmip6d/pmip6d.sock")
 
 
 def build_parser() -> argparse.ArgumentParser:

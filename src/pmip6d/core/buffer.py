@@ -17,6 +17,10 @@ explains the mechanism around it; this module is the decision part:
 The adapter's loop, for every buffer: feed each queued packet to `hold`; at
 `next_deadline()` call `expire`, then `due`; remove the kernel rule and call
 `close` when `should_remove_rule` says so.
+
+The limits and the pacing are the configuration's own dataclasses
+(`pmip6d.config.BufferLimits`, `ReleasePacing`): one set of names and
+defaults for the configuration file, the engine and the docs.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from pmip6d.config import BufferLimits, ProtocolConstants, ReleasePacing
 
 Handle = int
 
@@ -72,74 +78,6 @@ RELEASE_NOW = Verdict(VerdictAction.RELEASE)
 
 class InvalidTransition(RuntimeError):
     """A call that would lose or reorder queued packets (an adapter bug)."""
-
-
-@dataclass(frozen=True)
-class BufferLimits:
-    """What one node may hold; a packet over any limit is dropped on arrival (tail drop).
-
-    Tail drop keeps the order of what is held and spares the oldest packets,
-    which the MN needs first. The per-packet `hold_time` defaults to
-    MinDelayBeforeBCEDelete (10 s): a packet older than the binding the LMA
-    keeps for the MN to come back is not worth delivering.
-    """
-
-    max_packets_per_mn: int = 1000
-    max_bytes_per_mn: int = 1_500_000
-    max_packets_total: int = 10_000
-    max_bytes_total: int = 15_000_000
-    hold_time: float = 10.0
-
-    def __post_init__(self) -> None:
-        for name in ("max_packets_per_mn", "max_bytes_per_mn", "max_packets_total"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        if self.max_bytes_total < 1 or self.hold_time <= 0:
-            raise ValueError("max_bytes_total and hold_time must be positive")
-
-
-@dataclass(frozen=True)
-class PacingPolicy:
-    """How the backlog goes out once the new registration is accepted.
-
-    Release rate = max(min_rate_pps, rate_factor x measured arrival rate),
-    capped by max_rate_pps (None: no cap); a token bucket of max_burst tokens, full
-    at start, so the first max_burst packets leave at once.
-
-    rate_factor 2.0 (the seed paper used 1.2): with arrivals at r and release
-    at f*r the backlog of a gap G drains in G / (f - 1): 10 s for a 2 s gap at
-    1.2, 2 s at 2.0. No packet waits longer than about G either way, but the
-    longer drain keeps later packets delayed (up to G / f each), the queue
-    deep (so the per-MN limits bite on new arrivals) and the flow in user space
-    for longer. 2.0 still stays below a burst: the new path sees at most twice
-    the rate it carried before.
-
-    max_rate_pps 100 000 (about 1.2 Gbit/s of 1500-byte packets) is a sanity
-    cap: arrivals read from the kernel queue a few nanoseconds apart would
-    otherwise measure as an absurd rate.
-
-    rate_window: time constant of the arrival-rate average; long enough to
-    smooth a bursty sender, short enough to follow a rate change within a gap.
-    idle_close: passthrough silence after which the kernel rule may go (see
-    docs/buffering.md for why this keeps order). hand_back_wait: how long a
-    release waits for an expected hand-back from the previous MAG.
-    """
-
-    rate_factor: float = 2.0
-    min_rate_pps: float = 100.0
-    max_rate_pps: float | None = 100_000.0
-    max_burst: int = 32
-    rate_window: float = 0.5
-    idle_close: float = 0.1
-    hand_back_wait: float = 0.05
-
-    def __post_init__(self) -> None:
-        if self.rate_factor < 0 or self.min_rate_pps <= 0 or self.max_burst < 1:
-            raise ValueError("need rate_factor >= 0, min_rate_pps > 0, max_burst >= 1")
-        if self.max_rate_pps is not None and self.max_rate_pps < self.min_rate_pps:
-            raise ValueError("max_rate_pps must not be below min_rate_pps")
-        if self.rate_window <= 0 or self.idle_close < 0 or self.hand_back_wait < 0:
-            raise ValueError("rate_window must be positive, idle_close/hand_back_wait >= 0")
 
 
 class ArrivalRateEstimator:
@@ -205,14 +143,14 @@ class HandoverBuffer:
         mn_id: str,
         now: float,
         limits: BufferLimits | None = None,
-        pacing: PacingPolicy | None = None,
+        pacing: ReleasePacing | None = None,
         *,
         usage: PoolUsage | None = None,
         expect_hand_back: bool = False,
     ) -> None:
         self.mn_id = mn_id
-        self.limits = limits or BufferLimits()
-        self.pacing = pacing or PacingPolicy()
+        self.limits = _resolved(limits)
+        self.pacing = pacing or ReleasePacing()
         self.usage = usage if usage is not None else PoolUsage()
         self.opened_at = now
         self.state = BufferState.HOLDING
@@ -259,9 +197,10 @@ class HandoverBuffer:
     def release_rate_pps(self) -> float:
         """The pacing rate that applies now, whether or not the buffer is releasing."""
         measured = self._arrivals.rate_pps or 0.0
-        rate = max(self.pacing.min_rate_pps, self.pacing.rate_factor * measured)
-        if self.pacing.max_rate_pps is not None:
-            rate = min(rate, self.pacing.max_rate_pps)
+        pacing = self.pacing
+        rate = max(pacing.min_release_rate, pacing.release_rate_factor * measured)
+        if pacing.max_release_rate is not None:
+            rate = min(rate, pacing.max_release_rate)
         return rate
 
     def should_remove_rule(self, now: float) -> bool:
@@ -396,7 +335,7 @@ class HandoverBuffer:
         token_was_due = bool(self._queue) and now >= self._next_token_at()
         elapsed = max(0.0, now - self._refilled_at)
         self._tokens = min(
-            float(self.pacing.max_burst), self._tokens + elapsed * self.release_rate_pps
+            float(self.pacing.release_burst), self._tokens + elapsed * self.release_rate_pps
         )
         self._refilled_at = max(self._refilled_at, now)
         count = min(len(self._queue), int(self._tokens + _TOKEN_EPSILON))
@@ -498,7 +437,7 @@ class HandoverBuffer:
 
     def _begin_releasing(self, now: float) -> None:
         self.state = BufferState.RELEASING
-        self._tokens = float(self.pacing.max_burst)
+        self._tokens = float(self.pacing.release_burst)
         self._refilled_at = now
 
     def _over_limit(self, size: int) -> DropReason | None:
@@ -552,9 +491,9 @@ class BufferPool:
     remain visible in status output until the MN's next handover replaces it.
     """
 
-    def __init__(self, limits: BufferLimits | None = None, pacing: PacingPolicy | None = None):
-        self.limits = limits or BufferLimits()
-        self.pacing = pacing or PacingPolicy()
+    def __init__(self, limits: BufferLimits | None = None, pacing: ReleasePacing | None = None):
+        self.limits = _resolved(limits)
+        self.pacing = pacing or ReleasePacing()
         self.usage = PoolUsage()
         self._buffers: dict[str, HandoverBuffer] = {}
 
@@ -607,3 +546,9 @@ class BufferPool:
             },
             "mns": {mn_id: buffer.stats(now) for mn_id, buffer in self._buffers.items()},
         }
+
+
+def _resolved(limits: BufferLimits | None) -> BufferLimits:
+    """`limits` (default: the configuration's) with a concrete hold time: a node
+    passes its own MinDelayBeforeBCEDelete; without one, the RFC's applies."""
+    return (limits or BufferLimits()).with_hold_time(ProtocolConstants())

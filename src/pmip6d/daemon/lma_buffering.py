@@ -7,24 +7,29 @@ are the oldest still awaiting a verdict goes out with one batch verdict, so a
 backlog costs one message, not one syscall per packet. Packets handed back by
 the previous MAG arrive as bytes and are released through the packet injector.
 Both kinds share one handle space, so the engine orders them together.
+
+`LmaBuffering` is the bookkeeping between the engine and the kernel: which
+handle is which packet, which MN a packet is for, which verdicts can go as
+one. The kernel side (`BufferKernel`: rules, queue, verdicts, injection) is
+passed in: `io.nfqueue.NfqueueBufferKernel` in the daemon, a recording
+stand-in in the unit tests (tests/daemon), so this part runs without root.
 """
 
 from __future__ import annotations
 
 import struct
+import threading
 import time
 from collections import Counter, OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
 from ipaddress import IPv6Network
-from typing import Any
-
-from netfilterqueue import Packet
+from typing import Any, Protocol
 
 from pmip6d.config import BufferingConfig, ProtocolConstants
-from pmip6d.core.buffer import BufferLimits, BufferPool, PacingPolicy, VerdictAction
+from pmip6d.core.buffer import BufferPool, VerdictAction
 from pmip6d.daemon.eventlog import EventLog
 from pmip6d.daemon.prefix_owners import PrefixOwners
-from pmip6d.io.nfqueue import BufferRules, PacketQueue
-from pmip6d.io.packet_injector import PacketInjector
 
 IPV6_HEADER = 40
 
@@ -34,43 +39,85 @@ def packet_size(header: bytes) -> int:
     return IPV6_HEADER + struct.unpack_from("!H", header, 4)[0]
 
 
-def engine_settings(config: BufferingConfig, timers: ProtocolConstants):
-    hold_time = config.hold_time
-    if hold_time is None:
-        hold_time = timers.min_delay_before_bce_delete
-    limits = BufferLimits(
-        max_packets_per_mn=config.max_packets_per_mn,
-        max_bytes_per_mn=config.max_bytes_per_mn,
-        max_packets_total=config.max_packets_total,
-        max_bytes_total=config.max_bytes_total,
-        hold_time=hold_time,
-    )
-    pacing = PacingPolicy(
-        rate_factor=config.release_rate_factor,
-        min_rate_pps=config.min_release_rate,
-        max_rate_pps=config.max_release_rate,
-        max_burst=config.release_burst,
-        idle_close=config.idle_close,
-        hand_back_wait=config.hand_back_wait,
-    )
-    return limits, pacing
+class QueuedPacket(Protocol):
+    """A packet waiting in the kernel queue for its verdict."""
+
+    id: int
+
+    def get_payload(self) -> bytes: ...
+
+
+class BufferKernel(Protocol):
+    """What the buffer asks of the kernel. The rule changes return a Future that
+    is done once the rule is in place (or gone); verdicts and injection act at once."""
+
+    def start(self, on_packet: Callable[[Any], None]) -> Future: ...
+    def fileno(self) -> int: ...
+    def process(self) -> None: ...
+    def hold_prefix(self, prefix: IPv6Network) -> Future: ...
+    def release_prefix(self, prefix: IPv6Network) -> Future: ...
+    def accept(self, packet: Any) -> None: ...
+    def accept_through(self, packet: Any) -> None: ...
+    def drop(self, packet: Any) -> None: ...
+    def inject(self, data: bytes) -> None: ...
+    def close(self) -> Future: ...
+
+
+def all_done(futures: list[Future]) -> Future:
+    """A Future done when every one of `futures` is, failed with the first failure."""
+    combined: Future = Future()
+    remaining = len(futures)
+    # Callbacks run on the worker, or here for a future already done.
+    lock = threading.Lock()
+
+    def one_done(future: Future) -> None:
+        nonlocal remaining
+        with lock:
+            remaining -= 1
+            if combined.done():
+                return
+            if future.exception() is not None:
+                combined.set_exception(future.exception())
+            elif remaining == 0:
+                combined.set_result(None)
+
+    if not futures:
+        combined.set_result(None)
+    for future in futures:
+        future.add_done_callback(one_done)
+    return combined
+
+
+def nfqueue_kernel(config: BufferingConfig) -> BufferKernel:
+    from pmip6d.io.nfqueue import NfqueueBufferKernel
+
+    # The kernel queue is as long as the buffer may get, so the engine's limits
+    # are the ones that bite and every drop is counted.
+    return NfqueueBufferKernel(config.queue_num, max_held=config.max_packets_total)
 
 
 class LmaBuffering:
-    def __init__(self, config: BufferingConfig, timers: ProtocolConstants, log: EventLog):
+    def __init__(
+        self,
+        config: BufferingConfig,
+        timers: ProtocolConstants,
+        log: EventLog,
+        kernel: BufferKernel | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self.config = config
         self.log = log
-        limits, pacing = engine_settings(config, timers)
-        self.pool = BufferPool(limits, pacing)
-        self.rules = BufferRules()
-        self.queue: PacketQueue | None = None
-        self.injector: PacketInjector | None = None
+        # Arrival times of queued packets (the engine measures rates from them).
+        self.clock = clock
+        # The configuration is the engine's limits and pacing, field for field.
+        self.pool = BufferPool(config.with_hold_time(timers), config)
+        self.kernel = kernel if kernel is not None else nfqueue_kernel(config)
         self.counters: Counter[str] = Counter()
         self._owner = PrefixOwners()
         # Packets awaiting a verdict, oldest (lowest kernel id) first: handles are
         # given in callback order, which is the queue's id order. OrderedDict,
         # because finding the oldest after popping from the front is O(1) there.
-        self._in_kernel: OrderedDict[int, Packet] = OrderedDict()
+        self._in_kernel: OrderedDict[int, QueuedPacket] = OrderedDict()
         self._handed_back: dict[int, bytes] = {}
         # The figures of each MN's last closed buffer, for pmip6ctl and benchmarks.
         self.last_closed: dict[str, dict[str, Any]] = {}
@@ -78,41 +125,35 @@ class LmaBuffering:
 
     # -- lifecycle --------------------------------------------------------------
 
-    def start(self) -> None:
-        self.rules.cleanup()
-        self.rules.install()
-        self.queue = PacketQueue(
-            self.config.queue_num, self._on_packet, max_held=self.config.max_packets_total
-        )
-        self.injector = PacketInjector()
+    def start(self) -> Future:
+        """Bind the queue; the Future is done once the chain is in place."""
+        return self.kernel.start(self._on_packet)
 
     def fileno(self) -> int:
-        assert self.queue is not None
-        return self.queue.fileno()
+        return self.kernel.fileno()
 
     def readable(self) -> None:
-        assert self.queue is not None
-        self.queue.process()
+        self.kernel.process()
 
-    def shutdown(self) -> None:
-        # Fail open: whatever is still held goes on its way.
+    def shutdown(self) -> Future:
+        """Fail open: whatever is still held goes on its way, then the rules go."""
         for buffer in list(self.pool):
             self._forward(buffer.discard(0.0))
         self._forward([*self._handed_back, *self._in_kernel])
-        self.rules.cleanup()
-        if self.queue is not None:
-            self.queue.close()
-        if self.injector is not None:
-            self.injector.close()
+        return self.kernel.close()
 
     # -- what the core asks for ---------------------------------------------------
 
-    def start_buffering(self, mn_id: str, prefixes: tuple[IPv6Network, ...], now: float) -> None:
+    def start_buffering(self, mn_id: str, prefixes: tuple[IPv6Network, ...], now: float) -> Future:
+        """Hold the MN's packets; the Future is done once its rules are in place
+        (the LMA answers the de-registration only then)."""
         self.pool.open(mn_id, now, expect_hand_back=self.config.expect_hand_back)
+        changes = []
         for prefix in prefixes:
             self._owner.add(prefix, mn_id)
-            self.rules.hold_prefix(prefix, self.config.queue_num)
-        self.log.emit("buffering-started", mn_id=mn_id, prefixes=list(prefixes))
+            changes.append(self.kernel.hold_prefix(prefix))
+        self.log.emit("buffering_started", mn_id=mn_id, prefixes=list(prefixes))
+        return all_done(changes)
 
     def release(self, mn_id: str, now: float) -> None:
         buffer = self.pool.get(mn_id)
@@ -121,7 +162,7 @@ class LmaBuffering:
         released = buffer.start_release(now)
         self._forward(released)
         self.log.emit(
-            "buffer-release-started",
+            "buffer_release_started",
             mn_id=mn_id,
             held=buffer.depth + len(released),
             first_burst=len(released),
@@ -135,7 +176,7 @@ class LmaBuffering:
         dropped = buffer.discard(now)
         self._drop(dropped)
         self._close(mn_id, now)
-        self.log.emit("buffer-discarded", "warning", mn_id=mn_id, dropped=len(dropped))
+        self.log.emit("buffer_discarded", "warning", mn_id=mn_id, dropped=len(dropped))
 
     def hand_back(self, mn_id: str, packets: tuple[bytes, ...], last: bool, now: float) -> None:
         buffer = self.pool.get(mn_id)
@@ -156,16 +197,16 @@ class LmaBuffering:
 
     # -- packets from the kernel ----------------------------------------------------
 
-    def _on_packet(self, packet: Packet) -> None:
+    def _on_packet(self, packet: QueuedPacket) -> None:
         payload = packet.get_payload()
         mn_id = self._owner.of(payload[24:40])
         buffer = self.pool.get(mn_id) if mn_id is not None else None
         if buffer is None:
             # Queued just before its rule went away: nothing is held ahead of it.
-            packet.accept()
+            self.kernel.accept(packet)
             return
         handle = self._new_handle(packet)
-        verdict = buffer.hold(handle, packet_size(payload), _now())
+        verdict = buffer.hold(handle, packet_size(payload), self.clock())
         if verdict.action is VerdictAction.RELEASE:
             self._forward([handle])
         elif verdict.action is VerdictAction.DROP:
@@ -187,18 +228,20 @@ class LmaBuffering:
     def _close(self, mn_id: str, now: float) -> None:
         buffer = self.pool.get(mn_id)
         for prefix in self._owner.remove_mn(mn_id):
-            self.rules.release_prefix(prefix)
+            # Not waited for: until the rule is gone, what it still queues finds
+            # no buffer and is accepted at once (_on_packet).
+            self.kernel.release_prefix(prefix)
         if buffer is not None:
             if buffer.state.value == "passthrough":
                 buffer.close(now)
             final = buffer.stats(now)
             self.last_closed[mn_id] = final
-            self.log.emit("buffer-closed", mn_id=mn_id, **_summary(final))
+            self.log.emit("buffer_closed", mn_id=mn_id, **_summary(final))
             self.pool.forget(mn_id)
 
     # -- carrying out verdicts ---------------------------------------------------------
 
-    def _new_handle(self, item: Packet | bytes) -> int:
+    def _new_handle(self, item: QueuedPacket | bytes) -> int:
         self._next_handle += 1
         if isinstance(item, bytes):
             self._handed_back[self._next_handle] = item
@@ -209,7 +252,7 @@ class LmaBuffering:
     def _forward(self, handles: list[int]) -> None:
         """Forward in the given order. Consecutive handles that are each the oldest
         packet still in the kernel form a prefix of the queue: one batch verdict."""
-        batch_newest: Packet | None = None
+        batch_newest: QueuedPacket | None = None
         batch_size = 0
         for handle in handles:
             packet = self._in_kernel.get(handle)
@@ -228,28 +271,26 @@ class LmaBuffering:
                 self._accept_batch(packet, 1)
         self._accept_batch(batch_newest, batch_size)
 
-    def _accept_batch(self, newest: Packet | None, size: int) -> None:
+    def _accept_batch(self, newest: QueuedPacket | None, size: int) -> None:
         if newest is None:
             return
         if size == 1:
-            newest.accept()
+            self.kernel.accept(newest)
         else:
-            assert self.queue is not None
-            self.queue.accept_through(newest.id)
+            self.kernel.accept_through(newest)
         self.counters["verdict_messages"] += 1
 
     def _drop(self, handles: list[int]) -> None:
         for handle in handles:
             if self._handed_back.pop(handle, None) is None:
-                self._in_kernel.pop(handle).drop()
+                self.kernel.drop(self._in_kernel.pop(handle))
 
     def _inject(self, packet: bytes) -> None:
-        assert self.injector is not None
         try:
-            self.injector.send(packet)
+            self.kernel.inject(packet)
         except (OSError, ValueError) as exc:
             self.counters["inject_failed"] += 1
-            self.log.emit("inject-failed", "warning", error=str(exc))
+            self.log.emit("inject_failed", "warning", error=str(exc))
 
     def stats(self, now: float) -> dict[str, Any]:
         stats = self.pool.stats(now)
@@ -262,7 +303,3 @@ class LmaBuffering:
 def _summary(stats: dict[str, Any]) -> dict[str, Any]:
     keys = ("peak", "held_total", "handed_back", "released", "dropped_total", "age")
     return {key: stats[key] for key in keys}
-
-
-def _now() -> float:
-    return time.time()

@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable
 from ipaddress import IPv6Address
-from typing import Any
+from typing import Any, get_args
 
 from pmip6d.config import NodeConfig, Policy
 from pmip6d.core.actions import (
     DiscardBuffer,
     InstallMnRoute,
+    LmaAction,
     ReleaseBuffer,
     RemoveMnRoute,
     StartBuffering,
 )
 from pmip6d.core.lma import LocalMobilityAnchor
+from pmip6d.daemon.dispatch import carries_out
 from pmip6d.daemon.eventlog import EventLog
 from pmip6d.daemon.lma_buffering import LmaBuffering
 from pmip6d.daemon.service import ServiceBase, restart_counter_at
-from pmip6d.io.handback_socket import HandBackSocket
+from pmip6d.io.hand_back_socket import HandBackSocket
 from pmip6d.wire.handback import HandBackError, unpack_hand_back
 
 
 class LmaService(ServiceBase):
     role = "lma"
+    actions = get_args(LmaAction)
 
     def __init__(self, config: NodeConfig, policy: Policy, log: EventLog) -> None:
         super().__init__(config, policy, log)
@@ -35,15 +39,6 @@ class LmaService(ServiceBase):
         self.local_address = config.lma.address
         self.buffers = LmaBuffering(config.lma.buffering, config.timers, log)
         self.hand_backs: HandBackSocket | None = None
-        self._handlers.update(
-            {
-                InstallMnRoute: self._install_route,
-                RemoveMnRoute: self._remove_route,
-                StartBuffering: self._start_buffering,
-                ReleaseBuffer: self._release_buffer,
-                DiscardBuffer: self._discard_buffer,
-            }
-        )
 
     def anchor_peer(self) -> IPv6Address:
         mags = self.policy.authorized_mags
@@ -51,11 +46,13 @@ class LmaService(ServiceBase):
             raise RuntimeError("the policy authorizes no MAG, so the LMA has no peer")
         return mags[0].address
 
+    @carries_out(InstallMnRoute)
     async def _install_route(self, action: InstallMnRoute) -> None:
         assert self.tunnels is not None
         for prefix in action.prefixes:
             await self.tunnels.route_prefix_to_peer(prefix, action.mag_address)
 
+    @carries_out(RemoveMnRoute)
     async def _remove_route(self, action: RemoveMnRoute) -> None:
         assert self.tunnels is not None
         for prefix in action.prefixes:
@@ -69,14 +66,12 @@ class LmaService(ServiceBase):
             for mag in self.policy.authorized_mags
             if await self.tunnels.prepare_peer(mag.address)
         ]
-        self.log.emit("peers-prepared", peers=prepared)
-        self.buffers.start()
-        self.hand_backs = HandBackSocket(
-            self.local_address, self.config.lma.buffering.hand_back_port
-        )
+        self.log.emit("peers_prepared", peers=prepared)
+        await asyncio.wrap_future(self.buffers.start())
+        self.hand_backs = HandBackSocket(self.local_address, self.config.hand_back_port)
 
     async def shutdown(self) -> None:
-        self.buffers.shutdown()
+        await asyncio.wrap_future(self.buffers.shutdown())
         if self.hand_backs is not None:
             self.hand_backs.close()
         await super().shutdown()
@@ -102,12 +97,18 @@ class LmaService(ServiceBase):
         status["buffers"] = self.buffers.stats(now)
         return status
 
-    def _start_buffering(self, action: StartBuffering) -> None:
-        self.buffers.start_buffering(action.mn_id, action.prefixes, time.time())
+    @carries_out(StartBuffering)
+    async def _start_buffering(self, action: StartBuffering) -> None:
+        # The PBA that follows must find the rule in place; the loop goes on
+        # meanwhile (the rule is changed on a thread of its own, io/nfqueue.py).
+        rules = self.buffers.start_buffering(action.mn_id, action.prefixes, time.time())
+        await asyncio.wrap_future(rules)
 
+    @carries_out(ReleaseBuffer)
     def _release_buffer(self, action: ReleaseBuffer) -> None:
         self.buffers.release(action.mn_id, time.time())
 
+    @carries_out(DiscardBuffer)
     def _discard_buffer(self, action: DiscardBuffer) -> None:
         self.buffers.discard(action.mn_id, time.time())
 
@@ -116,16 +117,16 @@ class LmaService(ServiceBase):
         while (datagram := self.hand_backs.receive()) is not None:
             if not self.policy.is_authorized_mag(datagram.source):
                 self.io_counters["hand_back_unauthorized"] += 1
-                self.log.emit("hand-back-refused", "warning", src=datagram.source)
+                self.log.emit("hand_back_refused", "warning", src=datagram.source)
                 continue
             try:
                 message = unpack_hand_back(datagram.payload)
             except HandBackError as exc:
                 self.io_counters["hand_back_malformed"] += 1
-                self.log.emit("hand-back-malformed", "warning", src=datagram.source, error=str(exc))
+                self.log.emit("hand_back_malformed", "warning", src=datagram.source, error=str(exc))
                 continue
             self.log.emit(
-                "hand-back",
+                "hand_back_received",
                 mn_id=message.mn_id,
                 src=datagram.source,
                 packets=len(message.packets),

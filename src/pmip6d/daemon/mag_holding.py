@@ -10,37 +10,41 @@ puts them at the head of the MN's buffer.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
+from concurrent.futures import Future
 from ipaddress import IPv6Address, IPv6Network
 from typing import Any
 
 from netfilterqueue import Packet
 
-from pmip6d.config import MagConfig
-from pmip6d.core.buffer import BufferLimits, BufferPool, VerdictAction
+from pmip6d.config import MagConfig, ProtocolConstants
+from pmip6d.core.buffer import BufferPool, VerdictAction
 from pmip6d.daemon.eventlog import EventLog
 from pmip6d.daemon.prefix_owners import PrefixOwners
-from pmip6d.io.handback_socket import HandBackSocket
+from pmip6d.io.hand_back_socket import HandBackSocket
 from pmip6d.io.hold_route import HOLD_DEVICE, HoldRoutes, linkdown_routes_ignored
-from pmip6d.io.nfqueue import COPY_WHOLE, HOLD_CHAIN, BufferRules, PacketQueue
+from pmip6d.io.nfqueue import COPY_WHOLE, HOLD_CHAIN, BufferRules, PacketQueue, RuleWorker
 from pmip6d.wire.handback import pack_hand_back
 
 
 class MagHolding:
-    def __init__(self, config: MagConfig, hold_time: float, log: EventLog, routes: HoldRoutes):
+    def __init__(
+        self,
+        config: MagConfig,
+        timers: ProtocolConstants,
+        hand_back_port: int,
+        log: EventLog,
+        routes: HoldRoutes,
+    ):
         self.config = config
+        self.hand_back_port = hand_back_port
         self.log = log
         self.routes = routes
-        limits = BufferLimits(
-            max_packets_per_mn=config.max_held_packets_per_mn,
-            max_bytes_per_mn=config.max_held_packets_per_mn * 1500,
-            max_packets_total=config.max_held_packets_per_mn * 4,
-            max_bytes_total=config.max_held_packets_per_mn * 4 * 1500,
-            hold_time=hold_time,
-        )
-        self.pool = BufferPool(limits)
+        self.pool = BufferPool(config.hold_limits.with_hold_time(timers))
         self.rules = BufferRules(chain=HOLD_CHAIN, hook="FORWARD")
+        self.rule_worker = RuleWorker()
         self.queue: PacketQueue | None = None
         self.socket: HandBackSocket | None = None
         self.counters: Counter[str] = Counter()
@@ -51,24 +55,27 @@ class MagHolding:
 
     async def start(self) -> None:
         await self.routes.create_device()
-        self.rules.cleanup()
-        self.rules.install()
-        self.rules.hold_output_device(HOLD_DEVICE, self.config.hold_queue_num)
+        await asyncio.wrap_future(self.rule_worker.submit(self._fresh_rules))
         self.queue = PacketQueue(
             self.config.hold_queue_num,
             self._on_packet,
-            max_held=self.config.max_held_packets_per_mn,
+            max_held=self.config.hold_limits.max_packets_total,
             copy_range=COPY_WHOLE,
         )
         self.socket = HandBackSocket(self.config.proxy_coa)
         for ifname in self.config.access_interfaces:
             if not linkdown_routes_ignored(ifname):
                 self.log.emit(
-                    "hold-ineffective",
+                    "hold_ineffective",
                     "warning",
                     interface=ifname,
                     fix=f"sysctl net.ipv6.conf.{ifname}.ignore_routes_with_linkdown=1",
                 )
+
+    def _fresh_rules(self) -> None:
+        self.rules.cleanup()  # a crashed predecessor's leftovers
+        self.rules.install()
+        self.rules.hold_output_device(HOLD_DEVICE, self.config.hold_queue_num)
 
     def fileno(self) -> int:
         assert self.queue is not None
@@ -78,12 +85,15 @@ class MagHolding:
         assert self.queue is not None
         self.queue.process()
 
-    def shutdown(self) -> None:
-        self.rules.cleanup()
+    def shutdown(self) -> Future:
+        """Unbind and close; the Future is done once the rules are gone."""
         if self.queue is not None:
             self.queue.close()
         if self.socket is not None:
             self.socket.close()
+        done = self.rule_worker.submit(self.rules.cleanup)
+        self.rule_worker.close(wait=False)
+        return done
 
     # -- what the core asks for ------------------------------------------------------
 
@@ -118,13 +128,13 @@ class MagHolding:
         assert self.socket is not None
         for datagram in pack_hand_back(mn_id, packets):
             try:
-                self.socket.send(lma, self.config.hand_back_port, datagram)
+                self.socket.send(lma, self.hand_back_port, datagram)
             except OSError as exc:
                 self.counters["hand_back_send_failed"] += 1
-                self.log.emit("hand-back-failed", "warning", mn_id=mn_id, error=str(exc))
+                self.log.emit("hand_back_send_failed", "warning", mn_id=mn_id, error=str(exc))
         self.counters["handed_back_packets"] += len(packets)
         dropped = buffer.stats(now)["dropped_total"] if buffer is not None else 0
-        self.log.emit("handed-back", mn_id=mn_id, packets=len(packets), dropped=dropped)
+        self.log.emit("hand_back_sent", mn_id=mn_id, packets=len(packets), dropped=dropped)
         self.pool.forget(mn_id)
         await self._disarm(mn_id)
 

@@ -2,42 +2,47 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from ipaddress import IPv6Address
-from typing import Any
+from typing import Any, get_args
 
 from pmip6d.config import NodeConfig, Policy
 from pmip6d.control import ControlError
 from pmip6d.core.actions import (
     HandBackHeld,
     HoldForMn,
+    MagAction,
     SendRouterAdvertisement,
     SetupMnForwarding,
     TeardownMnForwarding,
 )
 from pmip6d.core.mag import MobileAccessGateway
+from pmip6d.daemon.dispatch import carries_out
 from pmip6d.daemon.eventlog import EventLog
 from pmip6d.daemon.mag_holding import MagHolding
 from pmip6d.daemon.service import ServiceBase, restart_counter_at
 from pmip6d.io.access_link import AccessLinks
 from pmip6d.io.hold_route import HoldRoutes
-from pmip6d.io.icmpv6 import mac_text
 from pmip6d.io.link_monitor import LinkMonitor
-from pmip6d.io.router_advertisement import RouterAdvertisementSender, build_router_advertisement
+from pmip6d.io.router_advertisement import RouterAdvertisementSender
 from pmip6d.io.router_solicitation import RouterSolicitationSnooper
+from pmip6d.wire.ndisc import build_router_advertisement, mac_text
 
 
 @dataclass(frozen=True)
-class _CompleteSetup:
-    """The part of SetupMnForwarding carried out after the PBU is sent."""
+class CompleteSetup:
+    """The part of SetupMnForwarding carried out after the PBU is sent (queued by
+    the service itself, not by the core)."""
 
     setup: SetupMnForwarding
 
 
 class MagService(ServiceBase):
     role = "mag"
+    actions = (*get_args(MagAction), CompleteSetup)
 
     def __init__(self, config: NodeConfig, policy: Policy, log: EventLog) -> None:
         super().__init__(config, policy, log)
@@ -52,16 +57,6 @@ class MagService(ServiceBase):
         self.solicitations: RouterSolicitationSnooper | None = None
         self.advertiser: RouterAdvertisementSender | None = None
         self.holding: MagHolding | None = None
-        self._handlers.update(
-            {
-                SetupMnForwarding: self._setup,
-                TeardownMnForwarding: self._teardown,
-                SendRouterAdvertisement: self._advertise,
-                HoldForMn: self._hold,
-                HandBackHeld: self._hand_back,
-                _CompleteSetup: self._complete_setup,
-            }
-        )
 
     def anchor_peer(self) -> IPv6Address:
         return self.mag.lma_address
@@ -70,11 +65,11 @@ class MagService(ServiceBase):
         await super().start(now)
         assert self.ipr is not None and self.tunnels is not None
         prepared = await self.tunnels.prepare_peer(self.mag.lma_address, source_table=True)
-        self.log.emit("peers-prepared", peers=[str(self.mag.lma_address)] if prepared else [])
+        self.log.emit("peers_prepared", peers=[str(self.mag.lma_address)] if prepared else [])
         assert self.routes is not None
         self.access = AccessLinks(self.ipr, self.routes)
         self.holding = MagHolding(
-            self.mag, self.config.timers.min_delay_before_bce_delete, self.log, HoldRoutes(self.ipr)
+            self.mag, self.config.timers, self.config.hand_back_port, self.log, HoldRoutes(self.ipr)
         )
         await self.holding.start()
         for ifname in self.mag.access_interfaces:
@@ -85,11 +80,11 @@ class MagService(ServiceBase):
         self.solicitations = RouterSolicitationSnooper(self.mag.access_interfaces)
         self.advertiser = RouterAdvertisementSender(self.mag.access_link_local)
         carrier = self.links.initial_state()
-        self.log.emit("access-links", carrier=carrier)
+        self.log.emit("access_links", carrier=carrier)
 
     async def shutdown(self) -> None:
         if self.holding is not None:
-            self.holding.shutdown()
+            await asyncio.wrap_future(self.holding.shutdown())
         for resource in (self.links, self.solicitations, self.advertiser):
             if resource is not None:
                 resource.close()
@@ -167,11 +162,12 @@ class MagService(ServiceBase):
             if rs.link_layer_address is None:
                 # An RS sent before the MN had an address carries no link-layer
                 # option; the MN repeats it once its link-local address is up.
-                self.log.emit("rs-without-link-layer", "debug", interface=rs.ifname)
+                self.log.emit("rs_without_link_layer", "debug", interface=rs.ifname)
                 continue
             link_layer = mac_text(rs.link_layer_address)
             self.submit(self.machine.router_solicited(rs.ifname, link_layer, time.time()))
 
+    @carries_out(SetupMnForwarding)
     async def _setup(self, action: SetupMnForwarding) -> None:
         assert self.tunnels is not None and self.access is not None
         for prefix in action.prefixes:
@@ -180,9 +176,10 @@ class MagService(ServiceBase):
         # acceptance has to find it); the uplink rule and the hold route go in
         # right after the PBU leaves, while the LMA is busy with it, which
         # takes them off the handover's critical path.
-        self._queue.put_nowait(_CompleteSetup(action))
+        self._queue.put_nowait(CompleteSetup(action))
 
-    async def _complete_setup(self, deferred: _CompleteSetup) -> None:
+    @carries_out(CompleteSetup)
+    async def _complete_setup(self, deferred: CompleteSetup) -> None:
         assert self.tunnels is not None and self.holding is not None
         action = deferred.setup
         for prefix in action.prefixes:
@@ -192,18 +189,20 @@ class MagService(ServiceBase):
         # the route catches is discarded at the teardown, as lost as without it.
         await self.holding.mn_routes_up(action.mn_id, action.prefixes)
 
+    @carries_out(TeardownMnForwarding)
     async def _teardown(self, action: TeardownMnForwarding) -> None:
         assert self.tunnels is not None and self.access is not None
         # The access route first: after an announced detach, its removal is the
         # instant the MN stops getting packets from here (the log says when).
         for prefix in action.prefixes:
             await self.access.remove_access_route(prefix)
-        self.log.emit("access-route-removed", mn_id=action.mn_id, interface=action.access_interface)
+        self.log.emit("access_route_removed", mn_id=action.mn_id, interface=action.access_interface)
         for prefix in action.prefixes:
             await self.tunnels.remove_source_prefix_route(prefix)
         assert self.holding is not None
         await self.holding.mn_routes_down(action.mn_id)
 
+    @carries_out(SendRouterAdvertisement)
     def _advertise(self, action: SendRouterAdvertisement) -> None:
         assert self.advertiser is not None
         message = build_router_advertisement(
@@ -215,10 +214,12 @@ class MagService(ServiceBase):
         )
         self.advertiser.send(action.access_interface, message)
 
+    @carries_out(HoldForMn)
     def _hold(self, action: HoldForMn) -> None:
         assert self.holding is not None
         self.holding.hold(action.mn_id)
 
+    @carries_out(HandBackHeld)
     async def _hand_back(self, action: HandBackHeld) -> None:
         assert self.holding is not None
         await self.holding.hand_back(action.mn_id, action.lma_address)

@@ -59,7 +59,7 @@ class Reactor:
                 self._loop.add_reader(fd, self._guarded(callback))
             server = await control.serve(self.control_socket, self._on_control)
             self.log.emit(
-                "daemon-started", role=self.service.role, control=str(self.control_socket)
+                "daemon_started", role=self.service.role, control=str(self.control_socket)
             )
             self.reschedule()
             async with server:
@@ -72,7 +72,7 @@ class Reactor:
             await self.service.shutdown()
             if self.control_socket.exists():
                 self.control_socket.unlink()
-            self.log.emit("daemon-stopped", role=self.service.role)
+            self.log.emit("daemon_stopped", role=self.service.role)
 
     def _request_stop(self, signum: int) -> None:
         self.log.emit("signal", signal=signal.Signals(signum).name)

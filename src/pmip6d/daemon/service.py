@@ -4,6 +4,11 @@ Inputs (messages, link events, timers) go into the state machine at once;
 the actions that come out are carried out one at a time, in order, by one
 task, because netlink calls are awaited and the order is part of the
 protocol (a PBA after the route it announces, a buffer rule before the PBA).
+Log events are written at once, as they come out.
+
+Each role's service names the action types it takes (`actions`) and marks
+the method that carries out each one (`@carries_out`); the table is built and
+checked when the class is defined (daemon/dispatch.py).
 """
 
 from __future__ import annotations
@@ -11,15 +16,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from ipaddress import IPv6Address
-from typing import Any
+from typing import Any, ClassVar
 
 from pyroute2 import AsyncIPRoute
 
 from pmip6d.config import NodeConfig, Policy
 from pmip6d.control import ControlError
 from pmip6d.core.actions import LogEvent, SendMessage
+from pmip6d.daemon.dispatch import Handler, action_table, carries_out
 from pmip6d.daemon.eventlog import EventLog
 from pmip6d.io import ownership
 from pmip6d.io.mh_socket import MobilityHeaderSocket
@@ -37,6 +43,14 @@ def restart_counter_at(now: float) -> int:
 
 class ServiceBase:
     role = "?"
+    # The action types this role's state machine produces (and any the service
+    # queues for itself); set by each role, checked against its methods.
+    actions: ClassVar[tuple[type, ...]] = ()
+    handlers: ClassVar[Mapping[type, Handler]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.handlers = action_table(cls, cls.actions)
 
     def __init__(self, config: NodeConfig, policy: Policy, log: EventLog) -> None:
         self.config = config
@@ -51,7 +65,6 @@ class ServiceBase:
         self.mh: MobilityHeaderSocket | None = None
         self._queue: asyncio.Queue = asyncio.Queue()
         self._worker: asyncio.Task | None = None
-        self._handlers: dict[type, Callable[[Any], Any]] = {SendMessage: self._send}
         # Set by the reactor: carrying out an action (a buffer release, say)
         # can move the next deadline, and no input may follow to notice it.
         self.deadline_changed: Callable[[], None] = lambda: None
@@ -64,7 +77,7 @@ class ServiceBase:
         self.routes = RouteRequests()
         await ownership.remove_owned_state(self.ipr)
         self.tunnels = await select_driver(self.config.tunnel_driver, self.ipr, self.routes)
-        self.log.emit("tunnel-driver", driver=self.tunnels.name)
+        self.log.emit("tunnel_driver", driver=self.tunnels.name)
         await self.tunnels.enable_decapsulation(self.local_address, await self._anchor())
         self.mh = MobilityHeaderSocket(self.local_address)
         self._worker = asyncio.create_task(self._carry_out())
@@ -111,7 +124,7 @@ class ServiceBase:
 
     async def _drain(self) -> None:
         if not await self._actions_done():
-            self.log.emit("shutdown-actions-abandoned", "warning", pending=self._queue.qsize())
+            self.log.emit("shutdown_actions_abandoned", "warning", pending=self._queue.qsize())
 
     def readers(self) -> Iterable[tuple[int, Callable[[], None]]]:
         assert self.mh is not None
@@ -126,7 +139,7 @@ class ServiceBase:
                 message = decode(datagram.payload, datagram.source, datagram.destination)
             except ProtocolError as exc:
                 self.io_counters[f"malformed.{exc.status.name}"] += 1
-                self.log.emit("malformed-message", "warning", src=datagram.source, error=exc.reason)
+                self.log.emit("malformed_message", "warning", src=datagram.source, error=exc.reason)
                 continue
             self.submit(self.machine.receive(datagram.source, message, time.time()))
 
@@ -139,7 +152,7 @@ class ServiceBase:
     def submit(self, actions: Iterable[Any]) -> None:
         for action in actions:
             if isinstance(action, LogEvent):
-                self.log.emit(action.name, action.level, **action.fields)
+                self._log_event(action)
             else:
                 self._queue.put_nowait(action)
 
@@ -149,18 +162,26 @@ class ServiceBase:
         while True:
             action = await self._queue.get()
             try:
-                result = self._handlers[type(action)](action)
-                if asyncio.iscoroutine(result):
-                    await result
-            except Exception as exc:  # noqa: BLE001 - one failed action must not stop the daemon
-                self.io_counters[f"action_failed.{type(action).__name__}"] += 1
-                self.log.emit(
-                    "action-failed", "warning", action=type(action).__name__, error=repr(exc)
-                )
+                await self.carry_out(action)
             finally:
                 self._queue.task_done()
                 self.deadline_changed()
 
+    async def carry_out(self, action: Any) -> None:
+        """Carry out one action with the method the class's table names for it."""
+        try:
+            result = self.handlers[type(action)](self, action)
+            if asyncio.iscoroutine(result):
+                await result
+        except Exception as exc:  # noqa: BLE001 - one failed action must not stop the daemon
+            self.io_counters[f"action_failed.{type(action).__name__}"] += 1
+            self.log.emit("action_failed", "warning", action=type(action).__name__, error=repr(exc))
+
+    @carries_out(LogEvent)
+    def _log_event(self, action: LogEvent) -> None:
+        self.log.emit(action.name, action.level, **action.fields)
+
+    @carries_out(SendMessage)
     def _send(self, action: SendMessage) -> None:
         assert self.mh is not None
         self.mh.send(action.dst, encode(action.message, self.local_address, action.dst))
@@ -180,6 +201,6 @@ class ServiceBase:
             if not isinstance(enabled, bool):
                 raise ControlError('"buffering" needs "enabled": true or false')
             self.machine.set_buffering(enabled)
-            self.log.emit("buffering-switched", enabled=enabled)
+            self.log.emit("buffering_switched", enabled=enabled)
             return {"buffering": enabled}
         raise ControlError(f"the {self.role} daemon has no command {request['command']!r}")

@@ -13,7 +13,6 @@ from ipaddress import IPv6Address, IPv6Network
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from pmip6d.io.icmpv6 import mac_text
 from pmip6d.io.ownership import (
     AF_INET6,
     MAIN_TABLE,
@@ -22,7 +21,7 @@ from pmip6d.io.ownership import (
     ignore_missing,
 )
 from pmip6d.io.route_request import Route, RouteRequests
-from pmip6d.io.router_advertisement import SHARED_LINK_LOCAL
+from pmip6d.wire.ndisc import mac_text
 
 IFA_F_NODAD = 0x02
 
@@ -55,7 +54,7 @@ class AccessLinks:
         self,
         ifname: str,
         link_layer_address: str | bytes,
-        link_local: IPv6Address = SHARED_LINK_LOCAL,
+        link_local: IPv6Address,
     ) -> None:
         """Give ``ifname`` the shared MAC and link-local address (idempotent)."""
         index = await self._index(ifname)
@@ -82,9 +81,7 @@ class AccessLinks:
             )
         )
 
-    async def withdraw_shared_identity(
-        self, ifname: str, link_local: IPv6Address = SHARED_LINK_LOCAL
-    ) -> None:
+    async def withdraw_shared_identity(self, ifname: str, link_local: IPv6Address) -> None:
         """Remove the shared link-local address (the MAC stays: the original is not known)."""
         index = await self._index(ifname)
         await ignore_missing(

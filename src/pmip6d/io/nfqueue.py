@@ -13,6 +13,9 @@ do not pass PREROUTING again; MN-to-MN traffic through the LMA is not held.)
 ip6tables runs as a subprocess: the iptables here is the nf_tables flavour,
 its xt-compat NFQUEUE target has no netlink library usable from Python, and
 the nft-native queue statement is missing from the kernels we target.
+``BufferRules`` itself blocks while ip6tables runs (5-10 ms a change); the
+daemon makes its changes through a ``RuleWorker``, a thread of its own, so
+that the event loop goes on giving verdicts and serving timers meanwhile.
 
 ``PacketQueue`` wraps NetfilterQueue: register ``fileno()`` with
 ``loop.add_reader(fd, queue.process)``; the callback gets each packet and
@@ -21,6 +24,11 @@ the payload, and a verdict needs only the packet id). The held packets stay
 in the kernel; only their first COPY_RANGE octets cross to user space.
 ``accept_through(packet_id)`` accepts every packet of the queue up to that id
 with one message (see there).
+
+``NfqueueBufferKernel`` puts the three together for the LMA's buffer: the
+rules, the queue and the packet injector behind the few calls the buffer
+makes (daemon/lma_buffering.py), so that the buffer's bookkeeping can be
+tested without root against a recording stand-in.
 """
 
 import os
@@ -28,9 +36,12 @@ import socket
 import struct
 import subprocess
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from ipaddress import IPv6Network
 
 from netfilterqueue import COPY_PACKET, NetfilterQueue, Packet
+
+from pmip6d.io.packet_injector import PacketInjector
 
 BUFFER_CHAIN = "PMIP6-BUFFER"
 # The MAG's chain: packets routed to its hold device while an MN's access link
@@ -135,6 +146,34 @@ class BufferRules:
             _ip6tables("-X", self.chain)
 
 
+class RuleWorker:
+    """Runs rule changes one at a time, in the order they were asked for, on one
+    thread of their own.
+
+    Why a thread and not netlink: the NFQUEUE target exists only through
+    ip6tables' xt compatibility layer here (nft's own queue statement is not in
+    the target kernels), which no Python netlink library speaks, so each change
+    is an ip6tables process. Run from the event loop, its 5-10 ms would hold up
+    every verdict and timer of every other MN; on this thread they run beside
+    the loop. Why one thread: order matters (a prefix released, then held
+    again for the MN's next handover), and a single worker keeps it.
+
+    The thread is started by the first change, in the network namespace of the
+    thread that asks for it; ip6tables inherits that namespace.
+    """
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ip6tables")
+
+    def submit(self, change: Callable[..., object], *args: object) -> Future:
+        return self._executor.submit(change, *args)
+
+    def close(self, wait: bool = True) -> None:
+        """Stop the thread once the changes already asked for are made (`wait`:
+        return only then)."""
+        self._executor.shutdown(wait=wait)
+
+
 class PacketQueue:
     """One bound NFQUEUE; ``on_packet`` is called for each queued packet."""
 
@@ -185,3 +224,72 @@ class PacketQueue:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class NfqueueBufferKernel:
+    """The LMA buffer's kernel side: its rules (changed on a RuleWorker), its
+    queue and the injector for handed-back packets.
+
+    ``start``, ``hold_prefix``, ``release_prefix`` and ``close`` return a Future
+    that is done once the rules are changed (an asyncio caller awaits it with
+    ``asyncio.wrap_future``, anyone else calls ``.result()``); the verdicts are
+    immediate.
+    """
+
+    def __init__(self, queue_num: int, max_held: int) -> None:
+        self.queue_num = queue_num
+        self.max_held = max_held
+        self.rules = BufferRules()
+        self.worker = RuleWorker()
+        self.queue: PacketQueue | None = None
+        self.injector: PacketInjector | None = None
+
+    def start(self, on_packet: Callable[[Packet], None]) -> Future:
+        self.queue = PacketQueue(self.queue_num, on_packet, max_held=self.max_held)
+        self.injector = PacketInjector()
+        return self.worker.submit(self._fresh_rules)
+
+    def _fresh_rules(self) -> None:
+        self.rules.cleanup()  # a crashed predecessor's leftovers
+        self.rules.install()
+
+    def fileno(self) -> int:
+        assert self.queue is not None
+        return self.queue.fileno()
+
+    def process(self) -> None:
+        assert self.queue is not None
+        self.queue.process()
+
+    def hold_prefix(self, prefix: IPv6Network) -> Future:
+        return self.worker.submit(self.rules.hold_prefix, prefix, self.queue_num)
+
+    def release_prefix(self, prefix: IPv6Network) -> Future:
+        return self.worker.submit(self.rules.release_prefix, prefix)
+
+    def accept(self, packet: Packet) -> None:
+        packet.accept()
+
+    def accept_through(self, packet: Packet) -> None:
+        """Accept `packet` and every older one still queued, in one message."""
+        assert self.queue is not None
+        self.queue.accept_through(packet.id)
+
+    def drop(self, packet: Packet) -> None:
+        packet.drop()
+
+    def inject(self, data: bytes) -> None:
+        """Send a handed-back packet on; raises OSError or ValueError."""
+        assert self.injector is not None
+        self.injector.send(data)
+
+    def close(self) -> Future:
+        """Unbind the queue, then remove the rules: in between, what matches them
+        passes (--queue-bypass), as after a crash."""
+        if self.queue is not None:
+            self.queue.close()
+        if self.injector is not None:
+            self.injector.close()
+        done = self.worker.submit(self.rules.cleanup)
+        self.worker.close(wait=False)
+        return done

@@ -1,4 +1,5 @@
-"""Router Solicitation snooping on the MAG's access links, to learn that an MN attached.
+"""Router Solicitation snooping on the MAG's access links, to learn that an MN attached
+(the RS itself: wire/ndisc.py).
 
 A raw ICMPv6 socket filtered to type 133 sees a copy of every RS the kernel
 receives; the arrival interface comes from IPV6_PKTINFO. The kernel has
@@ -25,36 +26,24 @@ from pmip6d.io.icmpv6 import (
     IPV6_PKTINFO,
     IPV6_RECVHOPLIMIT,
     IPV6_RECVPKTINFO,
-    ND_HOP_LIMIT,
-    OPTION_SOURCE_LINK_LAYER,
     PKTINFO,
     icmpv6_socket,
     pass_only,
 )
+from pmip6d.wire.ndisc import (
+    ND_HOP_LIMIT,
+    ROUTER_SOLICITATION,
+    RS_HEADER_LENGTH,
+    source_link_layer_address,
+)
 
-ROUTER_SOLICITATION = 133
 ALL_ROUTERS = IPv6Address("ff02::2")
-RS_HEADER_LENGTH = 8
 
 
 class RouterSolicitation(NamedTuple):
     ifname: str
     link_layer_address: bytes | None
     source: IPv6Address
-
-
-def source_link_layer_address(message: bytes) -> bytes | None:
-    """The SLLAO of an RS (type 133 ICMPv6 message), or None if absent or malformed."""
-    offset = RS_HEADER_LENGTH
-    while offset + 2 <= len(message):
-        kind, length = message[offset], message[offset + 1] * 8
-        if length == 0 or offset + length > len(message):
-            return None
-        if kind == OPTION_SOURCE_LINK_LAYER:
-            # On Ethernet the option is 8 octets: type, length, 6-octet MAC.
-            return message[offset + 2 : offset + length]
-        offset += length
-    return None
 
 
 class RouterSolicitationSnooper:

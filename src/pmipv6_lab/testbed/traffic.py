@@ -1,4 +1,4 @@
-"""A probe stream CN -> MN across a handover, in the namespace domain.
+"""A probe stream CN -> MN across a handover, in a namespace domain.
 
 Shared by the buffering tests and bench/handover.py: the receiver runs in the
 MN's namespace, the sender in the CN's, both as `pmip6-probe` processes;
@@ -15,12 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pmip6d.probe import Report, analyse, read_receive_log, read_send_log
-from tests.netns.harness import CommandFailed, Domain
+from pmipv6_lab.testbed.domain import NamespaceDomain
+from pmipv6_lab.testbed.netns import CommandFailed
 
 PORT = 9000
 
 
-def _probe(domain: Domain, node: str, out: Path, *args: str) -> subprocess.Popen:
+def _probe(domain: NamespaceDomain, node: str, out: Path, *args: str) -> subprocess.Popen:
     return domain.popen(
         node,
         sys.executable,
@@ -44,7 +45,7 @@ def _wait(process: subprocess.Popen, timeout: float, what: str, out: Path) -> No
 
 
 def stream_across(
-    domain: Domain,
+    domain: NamespaceDomain,
     workdir: Path,
     rate: float,
     duration: float,
@@ -59,8 +60,9 @@ def stream_across(
     run_id = str(secrets.randbelow(2**32))
     send_log, recv_log = workdir / "send.csv", workdir / "recv.csv"
     send_out, recv_out = workdir / "send.out", workdir / "recv.out"
+    mn = domain.mobile_node().name
     receiver = _probe(
-        domain, "mn", recv_out, "recv", "--bind", str(address), "--port", str(PORT),
+        domain, mn, recv_out, "recv", "--bind", str(address), "--port", str(PORT),
         "--out", str(recv_log), "--duration", f"{duration + 2:.3f}", "--run-id", run_id,
     )  # fmt: skip
     time.sleep(0.5)  # the receiver is bound
@@ -79,7 +81,7 @@ def stream_across(
 
 
 def handover_under_traffic(
-    domain: Domain,
+    domain: NamespaceDomain,
     workdir: Path,
     rate: float,
     gap: float,
@@ -99,14 +101,14 @@ def handover_under_traffic(
     )
 
 
-def link_gap(domain: Domain) -> float | None:
+def link_gap(domain: NamespaceDomain) -> float | None:
     """The handover's real link gap (s), from the daemons' logs: from the moment MAG1
     stopped delivering to the MN (its carrier loss, or, after an announced detach,
     the removal of its access route, which comes first) to MAG2's carrier."""
     stops = [
         e["ts"]
         for e in domain.log_events("mag1")
-        if (e["event"] == "carrier" and not e["up"]) or e["event"] == "access-route-removed"
+        if (e["event"] == "carrier" and not e["up"]) or e["event"] == "access_route_removed"
     ]
     up = [e["ts"] for e in domain.log_events("mag2") if e["event"] == "carrier" and e["up"]]
     if not stops or not up:

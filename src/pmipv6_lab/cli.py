@@ -1,32 +1,21 @@
-"""The benchmarks' command-line and process plumbing, shared by the scripts in bench/.
-
-A script run as `python bench/<name>.py` has bench/ first on sys.path, so it
-imports this module as `common`; a script loaded by file path (the fuzz smoke
-test loads bench/fuzz.py) puts bench/ on sys.path itself first.
+"""The command line of the benchmarks (bench/) and the fuzzer: one-line errors,
+bounded numbers, the root check, progress on stderr.
 
 - `Parser`: an ArgumentParser whose errors raise `UsageError` instead of
   printing the usage and exiting, so `command_line()` prints one line;
 - `number()`: bounded int/float argument types;
 - `command_line()`: parse, refuse without root, print `PROG: error: ...`;
-- `repo_on_path()`: make `tests.netns...` importable;
-- `progress()`, `process_memory()`, `print_log_tails()`;
-- `domain_session()`: build a namespace domain, show the daemons' log tails
-  if the run fails, always tear it down;
-- `report_fields()`: a probe report's loss figures as JSON fields.
+- `progress()`: a line on stderr (stdout is for the JSON result).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, NoReturn
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
 USAGE_EXIT = 2  # exit status of a bad command line or a missing privilege
 NAMESPACES = "network namespaces"
 
@@ -122,68 +111,5 @@ def command_line(
     return args
 
 
-def repo_on_path() -> None:
-    """Make the repository's `tests.netns` helpers importable."""
-    sys.path.insert(0, str(REPO))
-
-
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def process_memory(pid: int) -> dict[str, int]:
-    """VmHWM and VmRSS (KiB) from /proc/<pid>/status, in the file's order."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = int(value.split()[0])
-    return fields
-
-
-def print_log_tails(domain: Any, nodes: Iterable[str], lines: int = 10) -> None:
-    """The last lines of each node's daemon log, to stderr (after a failed run)."""
-    for node in nodes:
-        daemon = domain.daemons.get(node)
-        if daemon is not None and daemon.log_path.exists():
-            tail = daemon.log_path.read_text().splitlines()[-lines:]
-            progress(f"--- {node} log tail\n" + "\n".join(tail))
-
-
-@contextlib.contextmanager
-def domain_session(
-    domain: Any,
-    log_nodes: Iterable[str] = ("lma", "mag1", "mag2"),
-    *,
-    start: bool = True,
-    log_lines: int = 10,
-) -> Iterator[Any]:
-    """Build `domain` (tests/netns/harness.py) and, with `start`, start every daemon
-    and wait for the MN's address. A failure inside prints the daemons' log tails;
-    the namespaces always go."""
-    try:
-        progress(f"building namespaces {domain.ns('*')}")
-        domain.build()
-        domain.write_configs()
-        if start:
-            domain.start_all()
-            domain.wait_for(domain.mn_address, "the MN's address", timeout=20)
-        yield domain
-    except Exception:
-        print_log_tails(domain, log_nodes, log_lines)
-        raise
-    finally:
-        domain.destroy()
-
-
-def report_fields(report: Any) -> dict:
-    """A probe Report's loss figures (the first 20 lost ranges)."""
-    return {
-        "sent": report.sent,
-        "received": report.received,
-        "lost": report.lost,
-        "lost_ranges": report.lost_ranges[:20],
-        "duplicates": report.duplicates,
-        "reordered": report.reordered,
-        "longest_interruption_ms": report.longest_interruption_ms,
-    }

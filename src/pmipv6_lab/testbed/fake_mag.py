@@ -3,7 +3,7 @@
 Run inside a namespace that owns the MAG address (the real LMA only answers
 what arrives on the wire, so this is how hostile or bulk PBUs reach it):
 
-    ip netns exec NS python tests/netns/fake_mag.py --address A --lma L
+    ip netns exec NS python -m pmipv6_lab.testbed.fake_mag --address A --lma L
 
 It prints {"ready": true} once its socket is bound, then reads one JSON
 command per line on stdin and answers each with one JSON line on stdout:
@@ -29,7 +29,7 @@ A PBA is matched to the unanswered PBU with the same MN identifier and
 sequence number, else (a 135 carries the LMA's last accepted number instead)
 to the oldest unanswered PBU with the same MN identifier.
 
-`FakeMag` (below) starts one in a `Domain` node and talks to it.
+`FakeMag` (below) starts one in a node of a `NamespaceDomain` and talks to it.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ import subprocess
 import sys
 import time
 from ipaddress import IPv6Address, IPv6Network
-from pathlib import Path
 
 from pmip6d.wire import (
     AccessTechnologyType,
@@ -58,6 +57,7 @@ from pmip6d.wire import (
     decode,
     encode,
 )
+from pmipv6_lab.testbed.netns import end_of_input
 
 IPPROTO_MH = 135
 IPV6_CHECKSUM = 7
@@ -232,7 +232,8 @@ class FakeMag:
             node,
             sys.executable,
             "-u",
-            str(Path(__file__).resolve()),
+            "-m",
+            "pmipv6_lab.testbed.fake_mag",
             "--address",
             str(address),
             "--lma",
@@ -275,17 +276,7 @@ class FakeMag:
         return self.request([spec], timeout=timeout)["results"][0]["pba"]
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            assert self.process.stdin is not None
-            self.process.stdin.close()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
+        end_of_input(self.process)
 
 
 def main() -> None:
