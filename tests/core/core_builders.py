@@ -39,6 +39,7 @@ MN2 = "mn2@pmipv6.lab"
 MN2_MAC = "02:00:00:00:02:01"
 MN2_HNP = IPv6Network("2001:db8:1:2::/64")
 T0 = 1_700_000_000.0  # wall-clock seconds, as the daemon passes time.time()
+MN1_SESSION = f"{MN1}#1"  # the LMA's name for mn1's first mobility session
 
 POLICY = Policy(
     mobile_nodes=(

@@ -26,8 +26,10 @@ from pmip6d.wire import decode, encode
 class Domain:
     lma: LocalMobilityAnchor
     mags: dict[IPv6Address, MobileAccessGateway]
-    # The LMA's kernel as its actions leave it: mn_id -> MAG its prefixes route to.
+    # The LMA's kernel as its actions leave it: mn_id -> MAG its prefixes route to,
+    # and the same per mobility session (an MN on two interfaces has two).
     routes: dict[str, IPv6Address] = field(default_factory=dict)
+    session_routes: dict[str, IPv6Address] = field(default_factory=dict)
     buffering: set[str] = field(default_factory=set)
     log: list[Action] = field(default_factory=list)
     drop_next: int = 0  # how many of the next messages the network loses
@@ -78,9 +80,12 @@ class Domain:
     def _apply_lma_action(self, action: Action) -> None:
         if isinstance(action, InstallMnRoute):
             self.routes[action.mn_id] = action.mag_address
+            self.session_routes[action.session] = action.mag_address
         elif isinstance(action, RemoveMnRoute):
             # A removal must name the tunnel the route really uses.
-            assert self.routes.pop(action.mn_id) == action.mag_address
+            assert self.session_routes.pop(action.session) == action.mag_address
+            if self.routes.get(action.mn_id) == action.mag_address:
+                del self.routes[action.mn_id]
         elif isinstance(action, StartBuffering):
             assert action.mn_id not in self.buffering
             self.buffering.add(action.mn_id)

@@ -387,16 +387,16 @@ def test_detach_with_holding_holds_first_and_hands_back_after_the_pba():
     mag = registered(hold=True)
     actions = without_logs(mag.mn_detached("eth2", T0 + 10))
     assert [type(a) for a in actions] == [HoldForMn, TeardownMnForwarding, SendMessage]
-    assert actions[0] == HoldForMn(MN1, (MN1_HNP,))
+    assert actions[0] == HoldForMn(MN1, (MN1_HNP,), "eth2")
     answer = mag.receive(LMAA, pba_for(actions[2].message), T0 + 10.01)
-    assert without_logs(answer) == [HandBackHeld(MN1, (MN1_HNP,), LMAA)]
+    assert without_logs(answer) == [HandBackHeld(MN1, (MN1_HNP,), LMAA, "eth2")]
 
 
 def test_rejected_deregistration_still_hands_back():
     mag = registered(hold=True)
     dereg = sent_pbu(mag.mn_detached("eth2", T0 + 10))
     answer = mag.receive(LMAA, pba_for(dereg, Status.TIMESTAMP_LOWER_THAN_PREV_ACCEPTED), T0 + 10)
-    assert of_type(answer, HandBackHeld) == [HandBackHeld(MN1, (MN1_HNP,), LMAA)]
+    assert of_type(answer, HandBackHeld) == [HandBackHeld(MN1, (MN1_HNP,), LMAA, "eth2")]
     assert len(mag.binding_update_list) == 0
 
 
