@@ -33,7 +33,7 @@ class BulEvent(enum.Enum):
     ATTACH = "attach"  # the MN is (again) on the interface: link up, RS
     ACCEPTED = "accepted"  # PBA status 0 for the outstanding PBU
     REJECTED = "rejected"  # PBA with a rejecting status (after a 135 resync, if any)
-    GIVE_UP = "give_up"  # the last retransmission went unanswered
+    GIVE_UP = "give_up"  # the last retransmission went unanswered (or, de-registering, time is up)
     REFRESH_DUE = "refresh_due"  # refresh_fraction of the lifetime has passed
     EXPIRED = "expired"  # the lifetime ran out with the refresh unanswered
     DETACH = "detach"  # the MN left the interface
@@ -153,6 +153,8 @@ class BindingUpdateListEntry:
     resynced: bool = False  # a 135 resync was already spent on the outstanding PBU
     next_ra_at: float | None = None
     retry_at: float | None = None  # a fresh registration after a give-up
+    # A de-registration is not retransmitted past this (detach + MinDelayBeforeBCEDelete).
+    settle_by: float | None = None
     forwarding: bool = False
     holding: bool = False
     mn_key: tuple[int, bytes] | None = None  # (MN-ID subtype, identifier); None: NAI mn_id

@@ -204,6 +204,7 @@ class MobileAccessGateway:
             actions.append(self._forwarding(TeardownMnForwarding, entry))
         entry.enter(BulEvent.DETACH)  # M5
         entry.refresh_at = entry.expires_at = entry.next_ra_at = None
+        entry.settle_by = now + self.timers.min_delay_before_bce_delete
         actions += self._start_transaction(
             entry,
             now,
@@ -463,6 +464,10 @@ class MobileAccessGateway:
     # --- timers ----------------------------------------------------------
 
     def _retransmit_or_give_up(self, entry: BindingUpdateListEntry, now: float) -> list[MagAction]:
+        if entry.state is BulState.DEREGISTERING and (
+            entry.retransmissions >= self.timers.max_pbu_retransmissions or now >= entry.settle_by
+        ):
+            return self._deregistration_unanswered(entry)
         if entry.retransmissions >= self.timers.max_pbu_retransmissions:
             self.counters["give_ups"] += 1
             fields = {
@@ -471,10 +476,6 @@ class MobileAccessGateway:
                 "transmissions": entry.retransmissions + 1,
             }
             log = LogEvent("pbu_give_up", fields, "warning")
-            if entry.state is BulState.DEREGISTERING:
-                entry.enter(BulEvent.GIVE_UP)  # M11
-                self.binding_update_list.delete(entry)
-                return [log, *self._hand_back(entry)]
             actions = self._fail(entry, BulEvent.GIVE_UP, log)
             # The MN is still attached and an MN does not solicit again on its
             # own: without another try it would stay unserved. RFC 6275 11.8
@@ -487,6 +488,24 @@ class MobileAccessGateway:
         entry.bindack_timeout = min(entry.bindack_timeout * 2, self.timers.max_bindack_timeout)
         self.counters["retransmissions"] += 1
         return [self._transmit(entry, now)]
+
+    def _deregistration_unanswered(self, entry: BindingUpdateListEntry) -> list[MagAction]:
+        """A de-registration no PBA answered, within MinDelayBeforeBCEDelete or the
+        retransmissions allowed, is settled all the same (M11). Not a failure: an
+        LMA MUST ignore a de-registration from a MAG that is no longer the
+        session's proxy-CoA (RFC 5213 5.3.5), which is what happens when the
+        MN's new MAG registered first; and once MinDelayBeforeBCEDelete has
+        passed, the LMA has dropped or handed on the session whatever we send,
+        and what we hold for the MN is only getting older."""
+        self.counters["deregistrations_unanswered"] += 1
+        fields = {
+            "mn_id": entry.mn_id,
+            "interface": entry.access_interface,
+            "transmissions": entry.retransmissions + 1,
+        }
+        entry.enter(BulEvent.GIVE_UP)  # M11
+        self.binding_update_list.delete(entry)
+        return [LogEvent("deregistration_unanswered", fields), *self._hand_back(entry)]
 
     def _retry_registration(self, entry: BindingUpdateListEntry, now: float) -> list[MagAction]:
         """Register a still-attached MN afresh after its registration was given up."""
@@ -543,6 +562,8 @@ class MobileAccessGateway:
         entry.sequence = next_sequence(entry.sequence)
         self._last_sequence[entry.mn_id] = entry.sequence
         entry.retransmit_at = now + entry.bindack_timeout
+        if entry.state is BulState.DEREGISTERING and entry.settle_by is not None:
+            entry.retransmit_at = min(entry.retransmit_at, max(now, entry.settle_by))
         self.counters["pbu_sent"] += 1
         subtype, identifier = entry.mn_key
         options: list = [MobileNodeIdentifier(identifier, subtype)]
