@@ -40,6 +40,12 @@ def check_consistent(domain: Domain) -> None:
         else:
             assert entry.mn_id not in domain.routes
         assert entry.buffering == (entry.mn_id in domain.buffering)
+    cache = domain.lma.binding_cache
+    active = {e.proxy_coa for e in cache if e.state is BindingState.ACTIVE}
+    assert cache.active_mags() == active
+    for entry in cache:
+        assert entry in cache.sessions_of(entry.mn_key)
+        assert all(cache.holding(p) is entry for p in entry.prefixes)
     assert set(domain.routes) <= bound
     assert domain.buffering <= bound
     for mag in domain.mags.values():

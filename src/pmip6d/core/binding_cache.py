@@ -10,6 +10,7 @@ and the MN's link-layer identifier (`core.lookup`).
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
@@ -72,7 +73,10 @@ class BindingCacheEntry:
 class BindingCache:
     def __init__(self) -> None:
         self._entries: dict[int, BindingCacheEntry] = {}
+        # Indexes kept by put/delete, so no lookup walks the whole cache.
         self._by_prefix: dict[IPv6Network, BindingCacheEntry] = {}
+        self._by_mn: dict[MnKey, dict[int, BindingCacheEntry]] = {}
+        self._active_at: Counter[IPv6Address] = Counter()
         self._next_session = 1
 
     def new_session(self) -> int:
@@ -80,11 +84,15 @@ class BindingCache:
         return number
 
     def get(self, mn_id: str) -> BindingCacheEntry | None:
-        """The first session of the MN printed as `mn_id` (its only one, usually)."""
-        return next((e for e in self._entries.values() if e.mn_id == mn_id), None)
+        """The first session of the MN whose NAI is `mn_id` (its only one, usually)."""
+        return next(iter(self._by_mn.get((1, mn_id.encode("utf-8")), {}).values()), None)
 
     def sessions_of(self, mn_key: MnKey) -> list[BindingCacheEntry]:
-        return [e for e in self._entries.values() if e.mn_key == mn_key]
+        return list(self._by_mn.get(mn_key, {}).values())
+
+    def active_mags(self) -> set[IPv6Address]:
+        """The proxy-CoAs of the active sessions: the MAGs the LMA has bindings with."""
+        return set(self._active_at)
 
     def holding(self, prefix: IPv6Network) -> BindingCacheEntry | None:
         """The session a home network prefix is assigned to."""
@@ -100,6 +108,9 @@ class BindingCache:
         self._entries[entry.session] = entry
         for prefix in entry.prefixes:
             self._by_prefix[prefix] = entry
+        self._by_mn.setdefault(entry.mn_key, {})[entry.session] = entry
+        if entry.state is BindingState.ACTIVE:
+            self._active_at[entry.proxy_coa] += 1
 
     def delete(self, entry: BindingCacheEntry) -> BindingCacheEntry:
         removed = self._entries.pop(entry.session)
@@ -116,6 +127,14 @@ class BindingCache:
         for prefix in entry.prefixes:
             if self._by_prefix.get(prefix) is entry:
                 del self._by_prefix[prefix]
+        sessions = self._by_mn.get(entry.mn_key, {})
+        sessions.pop(entry.session, None)
+        if not sessions:
+            self._by_mn.pop(entry.mn_key, None)
+        if entry.state is BindingState.ACTIVE:
+            self._active_at[entry.proxy_coa] -= 1
+            if self._active_at[entry.proxy_coa] <= 0:
+                del self._active_at[entry.proxy_coa]
 
     def __iter__(self) -> Iterator[BindingCacheEntry]:
         return iter(list(self._entries.values()))
@@ -124,4 +143,4 @@ class BindingCache:
         return len(self._entries)
 
     def __contains__(self, mn_id: object) -> bool:
-        return any(e.mn_id == mn_id for e in self._entries.values())
+        return isinstance(mn_id, str) and self.get(mn_id) is not None

@@ -297,8 +297,7 @@ class LocalMobilityAnchor:
         interval = self.config.timers.heartbeat_interval
         if interval <= 0:
             return
-        wanted = {e.proxy_coa for e in self.binding_cache if e.state is BindingState.ACTIVE}
-        wanted -= self.heartbeats_refused
+        wanted = self.binding_cache.active_mags() - self.heartbeats_refused
         for peer in set(self.peers) - wanted:
             del self.peers[peer]
         for peer in wanted - set(self.peers):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from ipaddress import IPv6Address, IPv6Network
 
 from pmip6d.config import MnProfile, Policy, ProtocolConstants
@@ -34,7 +35,8 @@ from pmip6d.wire import (
 
 @dataclass(frozen=True)
 class PbuContext:
-    """Everything a check may look at; nothing in it is changed by checking."""
+    """Everything a check may look at; nothing in it is changed by checking (what is
+    derived from the PBU is worked out once: `cached_property`)."""
 
     src: IPv6Address
     pbu: BindingUpdate
@@ -46,23 +48,23 @@ class PbuContext:
     # find their profile the same way an NAI does (`core.profiles`).
     profiles: Mapping[MnKey, MnProfile] | None = None
 
-    @property
+    @cached_property
     def mn_option(self) -> MobileNodeIdentifier | None:
         """The MN-ID option, if one with a non-empty identifier is present."""
         option = self.pbu.option(MobileNodeIdentifier)
         return option if option is not None and option.identifier else None
 
-    @property
+    @cached_property
     def mn_id(self) -> str | None:
         option = self.mn_option
         return None if option is None else option.text
 
-    @property
+    @cached_property
     def mn_key(self) -> MnKey | None:
         option = self.mn_option
         return None if option is None else option.key
 
-    @property
+    @cached_property
     def profile(self) -> MnProfile | None:
         key = self.mn_key
         if key is None:
@@ -72,14 +74,14 @@ class PbuContext:
         nai = self.mn_option.nai
         return None if nai is None else self.policy.profile(nai)
 
-    @property
+    @cached_property
     def requested_prefixes(self) -> tuple[IPv6Network, ...]:
         """The HNPs asked for by value; the all-zero ::/0 request ("assign one") is left out."""
         return tuple(
             o.prefix for o in self.pbu.options_of(HomeNetworkPrefix) if o.prefix.prefixlen != 0
         )
 
-    @property
+    @cached_property
     def timestamp(self) -> Timestamp | None:
         return self.pbu.option(Timestamp)
 
