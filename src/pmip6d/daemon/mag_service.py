@@ -170,7 +170,9 @@ class MagService(ServiceBase):
                 self.log.emit("rs-without-link-layer", "debug", interface=rs.ifname)
                 continue
             link_layer = mac_text(rs.link_layer_address)
-            self.submit(self.machine.router_solicited(rs.ifname, link_layer, time.time()))
+            self.submit(
+                self.machine.router_solicited(rs.ifname, link_layer, time.time(), rs.source)
+            )
 
     async def _setup(self, action: SetupMnForwarding) -> None:
         assert self.tunnels is not None and self.access is not None
@@ -213,7 +215,9 @@ class MagService(ServiceBase):
             valid_lifetime=action.prefix_valid_lifetime,
             preferred_lifetime=action.prefix_preferred_lifetime,
         )
-        self.advertiser.send(action.access_interface, message)
+        # RFC 5213 6.7: unicast to the MN once its link-local address is known.
+        destination = None if action.destination.is_multicast else action.destination
+        self.advertiser.send(action.access_interface, message, destination)
 
     def _hold(self, action: HoldForMn) -> None:
         assert self.holding is not None

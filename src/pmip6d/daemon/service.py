@@ -9,6 +9,7 @@ protocol (a PBA after the route it announces, a buffer rule before the PBA).
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -19,13 +20,15 @@ from pyroute2 import AsyncIPRoute
 
 from pmip6d.config import NodeConfig, Policy
 from pmip6d.control import ControlError
-from pmip6d.core.actions import LogEvent, SendMessage
+from pmip6d.core.actions import LogEvent, SendMessage, SendParameterProblem
 from pmip6d.daemon.eventlog import EventLog
 from pmip6d.io import ownership
+from pmip6d.io.icmpv6 import icmpv6_socket
 from pmip6d.io.mh_socket import MobilityHeaderSocket
 from pmip6d.io.route_request import RouteRequests
 from pmip6d.io.tunnels import TunnelDriver, select_driver
 from pmip6d.wire import ProtocolError, decode, encode
+from pmip6d.wire.parameter_problem import parameter_problem
 
 
 def restart_counter_at(now: float) -> int:
@@ -51,7 +54,11 @@ class ServiceBase:
         self.mh: MobilityHeaderSocket | None = None
         self._queue: asyncio.Queue = asyncio.Queue()
         self._worker: asyncio.Task | None = None
-        self._handlers: dict[type, Callable[[Any], Any]] = {SendMessage: self._send}
+        self._handlers: dict[type, Callable[[Any], Any]] = {
+            SendMessage: self._send,
+            SendParameterProblem: self._send_parameter_problem,
+        }
+        self._icmpv6: socket.socket | None = None
         # Set by the reactor: carrying out an action (a buffer release, say)
         # can move the next deadline, and no input may follow to notice it.
         self.deadline_changed: Callable[[], None] = lambda: None
@@ -95,6 +102,8 @@ class ServiceBase:
             self._worker.cancel()
         if self.mh is not None:
             self.mh.close()
+        if self._icmpv6 is not None:
+            self._icmpv6.close()
         if self.ipr is not None:
             await ownership.remove_owned_state(self.ipr)
             self.ipr.close()
@@ -125,8 +134,14 @@ class ServiceBase:
             try:
                 message = decode(datagram.payload, datagram.source, datagram.destination)
             except ProtocolError as exc:
+                # RFC 6275 9.2: the core says whether to answer (and logs it).
                 self.io_counters[f"malformed.{exc.status.name}"] += 1
-                self.log.emit("malformed-message", "warning", src=datagram.source, error=exc.reason)
+                source, destination = datagram.source, datagram.destination
+                self.submit(
+                    self.machine.undecodable(
+                        source, destination, datagram.payload, exc, time.time()
+                    )
+                )
                 continue
             self.submit(self.machine.receive(datagram.source, message, time.time()))
 
@@ -164,6 +179,13 @@ class ServiceBase:
     def _send(self, action: SendMessage) -> None:
         assert self.mh is not None
         self.mh.send(action.dst, encode(action.message, self.local_address, action.dst))
+
+    def _send_parameter_problem(self, action: SendParameterProblem) -> None:
+        if self._icmpv6 is None:
+            self._icmpv6 = icmpv6_socket()
+            self._icmpv6.setblocking(False)
+        message = parameter_problem(action.dst, action.to, action.invoking, action.pointer)
+        self._icmpv6.sendto(message, (str(action.dst), 0))
 
     # -- control --------------------------------------------------------------
 
