@@ -31,6 +31,7 @@ class Domain:
     routes: dict[str, IPv6Address] = field(default_factory=dict)
     session_routes: dict[str, IPv6Address] = field(default_factory=dict)
     buffering: set[str] = field(default_factory=set)
+    session_buffering: set[str] = field(default_factory=set)
     log: list[Action] = field(default_factory=list)
     drop_next: int = 0  # how many of the next messages the network loses
 
@@ -87,11 +88,17 @@ class Domain:
             if self.routes.get(action.mn_id) == action.mag_address:
                 del self.routes[action.mn_id]
         elif isinstance(action, StartBuffering):
-            assert action.mn_id not in self.buffering
+            assert action.session not in self.session_buffering
+            self.session_buffering.add(action.session)
             self.buffering.add(action.mn_id)
         elif isinstance(action, ReleaseBuffer):
             # Release only once the route to the new MAG is in place.
-            assert self.routes[action.mn_id] == action.mag_address
-            self.buffering.remove(action.mn_id)
+            assert self.session_routes[action.session] == action.mag_address
+            self._stop_buffering(action)
         elif isinstance(action, DiscardBuffer):
-            self.buffering.remove(action.mn_id)
+            self._stop_buffering(action)
+
+    def _stop_buffering(self, action: ReleaseBuffer | DiscardBuffer) -> None:
+        self.session_buffering.remove(action.session)
+        if not any(s.startswith(f"{action.mn_id}#") for s in self.session_buffering):
+            self.buffering.discard(action.mn_id)

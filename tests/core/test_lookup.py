@@ -222,3 +222,49 @@ def test_max_delay_before_new_bce_assign_is_configurable():
 def only_route(actions) -> InstallMnRoute:
     (route,) = of_type(actions, InstallMnRoute)
     return route
+
+
+# --- found by the multihomed property test ------------------------------------------
+
+
+def test_a_deregistration_naming_an_interface_without_session_ends_no_other():
+    lma = with_session(make_lma(), prefixes=(ZERO,))
+    other = pbu(sequence=3, lifetime=0, prefixes=(ZERO,), link_layer=LL2, timestamp=T0)
+    actions = lma.receive(MAG1, other, T0)
+    assert (only_send(actions).status, only_send(actions).lifetime) == (Status.ACCEPTED, 0)
+    (entry,) = lma.binding_cache
+    assert entry.state is BindingState.ACTIVE
+
+
+def test_a_deregistration_withdraws_its_own_waiting_registration():
+    lma = with_session(make_lma())
+    lma.receive(MAG2, second_interface(), T0)
+    gone = pbu(sequence=4, lifetime=0, prefixes=(ZERO,), link_layer=LL2, timestamp=T0 + 0.5)
+    lma.receive(MAG2, gone, T0 + 0.5)
+    assert lma.pending == {} and lma.counters["waits_withdrawn"] == 1
+    assert of_type(lma.on_timer(T0 + 1.5), SendMessage) == []
+    assert len(lma.binding_cache) == 1
+
+
+def test_a_handoff_ending_a_wait_releases_the_buffer_its_deregistration_started():
+    lma = with_session(make_lma(buffering=True), prefixes=(ZERO,))
+    (first,) = lma.binding_cache
+    lma.receive(MAG2, second_interface(), T0)
+    dereg = pbu(sequence=2, lifetime=0, prefixes=first.prefixes, timestamp=T0 + 0.5)
+    actions = lma.receive(MAG1, dereg, T0 + 0.5)
+    kinds = [type(a).__name__ for a in actions if not isinstance(a, LogEvent)]
+    assert kinds == [
+        "StartBuffering",
+        "SendMessage",
+        "RemoveMnRoute",
+        "InstallMnRoute",
+        "ReleaseBuffer",
+        "SendMessage",
+    ]
+    (entry,) = lma.binding_cache
+    assert entry.buffering is False
+
+
+def only_send(actions):
+    (send,) = of_type(actions, SendMessage)
+    return send.message

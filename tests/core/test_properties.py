@@ -1,6 +1,7 @@
 """Property tests: random event sequences never raise and leave a consistent domain."""
 
 import copy
+from dataclasses import replace
 from ipaddress import IPv6Network
 
 from core_builders import MAG1, MAG2, MN1_MAC, MN2_MAC, POLICY, ROGUE_MAG, T0, lma_config, pbu
@@ -8,18 +9,41 @@ from domain import Domain
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pmip6d.core import BindingState, BulState, LocalMobilityAnchor, SendMessage
+from pmip6d.core import (
+    BindingState,
+    BulState,
+    LocalMobilityAnchor,
+    MobileAccessGateway,
+    SendMessage,
+)
 from pmip6d.wire import Status
 
 MAGS = [MAG1, MAG2]
 INTERFACES = ["eth2", "eth3"]
+
+MN1_MAC_B = "02:00:00:00:01:02"
+# mn1 with two interfaces (two link-layer addresses, two prefixes): RFC 5213 5.4.
+MULTIHOMED = replace(
+    POLICY,
+    mobile_nodes=(
+        replace(
+            POLICY.mobile_nodes[0],
+            link_layer_addresses=(MN1_MAC, MN1_MAC_B),
+            home_network_prefixes=(
+                *POLICY.mobile_nodes[0].home_network_prefixes,
+                IPv6Network("2001:db8:1:11::/64"),
+            ),
+        ),
+        POLICY.mobile_nodes[1],
+    ),
+)
 
 events = st.one_of(
     st.tuples(
         st.just("attach"),
         st.sampled_from(MAGS),
         st.sampled_from(INTERFACES),
-        st.sampled_from([MN1_MAC, MN2_MAC, "02:00:00:00:99:99"]),
+        st.sampled_from([MN1_MAC, MN1_MAC_B, MN2_MAC, "02:00:00:00:99:99"]),
     ),
     st.tuples(st.just("detach"), st.sampled_from(MAGS), st.sampled_from(INTERFACES)),
     st.tuples(st.just("wait"), st.floats(min_value=0.0, max_value=400.0)),
@@ -28,25 +52,29 @@ events = st.one_of(
 )
 
 
-def check_consistent(domain: Domain) -> None:
-    profiles = {p.mn_id: p for p in POLICY.mobile_nodes}
+def check_consistent(domain: Domain, policy=POLICY) -> None:
+    profiles = {p.mn_id: p for p in policy.mobile_nodes}
     bound = set()
+    assigned: list[IPv6Network] = []
     for entry in domain.lma.binding_cache:
         bound.add(entry.mn_id)
-        assert entry.prefixes == profiles[entry.mn_id].home_network_prefixes
+        # A session's prefixes are its MN's, and no two sessions share one.
+        assert set(entry.prefixes) <= set(profiles[entry.mn_id].home_network_prefixes)
+        assigned += entry.prefixes
         if entry.state is BindingState.ACTIVE:
-            assert domain.routes.get(entry.mn_id) == entry.proxy_coa
+            assert domain.session_routes.get(entry.session_id) == entry.proxy_coa
             assert not entry.buffering
         else:
-            assert entry.mn_id not in domain.routes
-        assert entry.buffering == (entry.mn_id in domain.buffering)
+            assert entry.session_id not in domain.session_routes
+        assert entry.buffering == (entry.session_id in domain.session_buffering)
+    assert len(assigned) == len(set(assigned))
     cache = domain.lma.binding_cache
     active = {e.proxy_coa for e in cache if e.state is BindingState.ACTIVE}
     assert cache.active_mags() == active
     for entry in cache:
         assert entry in cache.sessions_of(entry.mn_key)
         assert all(cache.holding(p) is entry for p in entry.prefixes)
-    assert set(domain.routes) <= bound
+    assert {session.split("#")[0] for session in domain.session_routes} <= bound
     assert domain.buffering <= bound
     for mag in domain.mags.values():
         attached = [e for e in mag.binding_update_list if e.state is not BulState.DEREGISTERING]
@@ -62,10 +90,7 @@ def check_consistent(domain: Domain) -> None:
             assert (entry.retransmit_at is not None) == entry.state.awaits_pba
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(events, max_size=30))
-def test_random_event_sequences_keep_the_domain_consistent(script):
-    domain = Domain.build(MAGS)
+def run_script(domain: Domain, script, policy=POLICY) -> None:
     now = T0
     for event in script:
         kind = event[0]
@@ -84,7 +109,24 @@ def test_random_event_sequences_keep_the_domain_consistent(script):
             domain.lma.set_buffering(event[1])
             for mag in domain.mags.values():
                 mag.set_buffering(event[1])
-        check_consistent(domain)
+        check_consistent(domain, policy)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(events, max_size=30))
+def test_random_event_sequences_keep_the_domain_consistent(script):
+    run_script(Domain.build(MAGS), script)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(events, max_size=30))
+def test_random_event_sequences_with_a_multihomed_mn_keep_the_domain_consistent(script):
+    domain = Domain.build(MAGS)
+    domain.lma = LocalMobilityAnchor(lma_config(), MULTIHOMED)
+    domain.mags = {
+        address: MobileAccessGateway(mag.config, MULTIHOMED) for address, mag in domain.mags.items()
+    }
+    run_script(domain, script, MULTIHOMED)
 
 
 pbu_fields = st.fixed_dictionaries(

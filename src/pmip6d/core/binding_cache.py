@@ -87,6 +87,9 @@ class BindingCache:
         """The first session of the MN whose NAI is `mn_id` (its only one, usually)."""
         return next(iter(self._by_mn.get((1, mn_id.encode("utf-8")), {}).values()), None)
 
+    def session(self, number: int) -> BindingCacheEntry | None:
+        return self._entries.get(number)
+
     def sessions_of(self, mn_key: MnKey) -> list[BindingCacheEntry]:
         return list(self._by_mn.get(mn_key, {}).values())
 

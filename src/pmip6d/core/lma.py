@@ -377,6 +377,7 @@ class LocalMobilityAnchor:
 
     def _deregistration(self, ctx: PbuContext, lookup: Lookup, now: float) -> list[LmaAction]:
         entry = ctx.entry
+        withdrawn = self._withdraw_waiting(ctx)
         from_current = entry is not None and entry.proxy_coa == ctx.src
         transition = TRANSITIONS[(entry.state if entry else None, from_current, False)]
         if transition is Transition.DEREGISTRATION_FROM_OLD_MAG:
@@ -391,6 +392,8 @@ class LocalMobilityAnchor:
             }
             return [LogEvent("deregistration_ignored", fields)]
         fields = self._accepted(ctx, transition, lookup)
+        if withdrawn:
+            fields["withdrew_waiting_registration"] = True
         if transition in _ACK_ONLY:
             prefixes = (
                 entry.prefixes
@@ -401,7 +404,20 @@ class LocalMobilityAnchor:
             pba = self._pba(ctx, Status.ACCEPTED, ctx.pbu.sequence, 0, prefixes, link_local)
             return [SendMessage(ctx.src, pba), LogEvent("pbu_accepted", fields)]
         actions = self._deregister(ctx, entry, fields)
-        return actions + self._end_wait_for(entry, now)
+        return actions + self._end_wait_for(self.binding_cache.session(entry.session), now)
+
+    def _withdraw_waiting(self, ctx: PbuContext) -> bool:
+        """A MAG de-registering an MN whose registration from that MAG still waits
+        (HI 4) withdraws it: the MN left before the LMA decided."""
+        pending = self.pending.get((ctx.mn_key, ctx.src))
+        if pending is None:
+            return False
+        link_layer = ctx.pbu.option(MobileNodeLinkLayerIdentifier)
+        if link_layer != pending.ctx.pbu.option(MobileNodeLinkLayerIdentifier):
+            return False
+        del self.pending[(ctx.mn_key, ctx.src)]
+        self.counters["waits_withdrawn"] += 1
+        return True
 
     def _deregister(
         self, ctx: PbuContext, entry: BindingCacheEntry, fields: dict[str, object]

@@ -218,10 +218,15 @@ def find_for_deregistration(request: Request, cache: BindingCache) -> Lookup:
         Found.SAME_MAG: Decision.SAME,
         Found.PARTIAL: Decision.REJECT,
     }.get(found, Decision.NEW)
-    if found in (Found.OTHERS_ACTIVE, Found.OTHERS_DEREGISTERED) and entry is not None:
-        # Without prefixes or a matching link-layer identifier, the MN's only
-        # session is the one meant.
-        decision = Decision.SAME if len(cache.sessions_of(request.mn_key)) == 1 else Decision.NEW
+    if request.form is Form.ALL_ZERO and found in (Found.OTHERS_ACTIVE, Found.OTHERS_DEREGISTERED):
+        # Without prefixes or a link-layer identifier, the MN's only session is
+        # the one meant. (With an identifier that matches none, no session is:
+        # the interface it names has none to end.)
+        sessions = cache.sessions_of(request.mn_key)
+        decision = Decision.SAME if len(sessions) == 1 else Decision.NEW
+        entry = sessions[0] if decision is Decision.SAME else None
+    if decision is not Decision.SAME:
+        entry = None
     return Lookup(request.form, found, request.handoff_value, decision, entry)
 
 
