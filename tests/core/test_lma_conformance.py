@@ -10,10 +10,12 @@ from core_builders import (
     MAG2,
     MN1,
     MN1_HNP,
+    MN1_HNP_B,
     MN1_SESSION,
     POLICY,
     ROGUE_MAG,
     T0,
+    TWO_PREFIXES,
     lma_config,
     of_type,
     only,
@@ -45,15 +47,6 @@ from pmip6d.wire import (
     Status,
     decode,
     encode,
-)
-
-MN1_HNP_B = IPv6Network("2001:db8:1:11::/64")
-TWO_PREFIXES = replace(
-    POLICY,
-    mobile_nodes=(
-        replace(POLICY.mobile_nodes[0], home_network_prefixes=(MN1_HNP, MN1_HNP_B)),
-        POLICY.mobile_nodes[1],
-    ),
 )
 
 

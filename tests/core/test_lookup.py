@@ -6,7 +6,19 @@ from dataclasses import replace
 from ipaddress import IPv6Network
 
 import pytest
-from core_builders import MAG1, MAG2, MN1, MN1_HNP, MN2_HNP, POLICY, T0, lma_config, of_type, pbu
+from core_builders import (
+    MAG1,
+    MAG2,
+    MN1,
+    MN1_HNP,
+    MN1_HNP_B,
+    MN2_HNP,
+    MULTIHOMED,
+    T0,
+    lma_config,
+    of_type,
+    pbu,
+)
 
 from pmip6d.core import InstallMnRoute, LocalMobilityAnchor, LogEvent, SendMessage
 from pmip6d.core.binding_cache import BindingState
@@ -23,19 +35,7 @@ from pmip6d.core.lookup import (
 from pmip6d.wire import Handoff, Status
 
 ZERO = IPv6Network("::/0")
-MN1_HNP_B = IPv6Network("2001:db8:1:11::/64")
 LL1, LL2 = bytes.fromhex("020000000101"), bytes.fromhex("020000000102")
-MULTIHOMED = replace(
-    POLICY,
-    mobile_nodes=(
-        replace(
-            POLICY.mobile_nodes[0],
-            link_layer_addresses=("02:00:00:00:01:01", "02:00:00:00:01:02"),
-            home_network_prefixes=(MN1_HNP, MN1_HNP_B),
-        ),
-        POLICY.mobile_nodes[1],
-    ),
-)
 KEY = (1, MN1.encode())
 
 FOUND_BY_FORM = {

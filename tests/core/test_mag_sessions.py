@@ -1,8 +1,7 @@
 """The MAG's binding update list as a table (issue 13 item 3), one entry per MN and
 access interface (RFC 5213 5.4 multihoming), and the MAG side of issue 14."""
 
-from dataclasses import replace
-from ipaddress import IPv6Address, IPv6Network
+from ipaddress import IPv6Address
 
 import pytest
 from core_builders import (
@@ -11,7 +10,10 @@ from core_builders import (
     MAG2,
     MN1,
     MN1_HNP,
+    MN1_HNP_B,
     MN1_MAC,
+    MN1_MAC_B,
+    MULTIHOMED,
     POLICY,
     T0,
     lma_config,
@@ -50,20 +52,6 @@ from pmip6d.wire import (
     MobileNodeIdentifier,
     RestartCounter,
     Status,
-)
-
-MN1_MAC_B = "02:00:00:00:01:02"
-MN1_HNP_B = IPv6Network("2001:db8:1:11::/64")
-MULTIHOMED = replace(
-    POLICY,
-    mobile_nodes=(
-        replace(
-            POLICY.mobile_nodes[0],
-            link_layer_addresses=(MN1_MAC, MN1_MAC_B),
-            home_network_prefixes=(MN1_HNP, MN1_HNP_B),
-        ),
-        POLICY.mobile_nodes[1],
-    ),
 )
 
 

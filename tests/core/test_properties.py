@@ -1,10 +1,21 @@
 """Property tests: random event sequences never raise and leave a consistent domain."""
 
 import copy
-from dataclasses import replace
 from ipaddress import IPv6Network
 
-from core_builders import MAG1, MAG2, MN1_MAC, MN2_MAC, POLICY, ROGUE_MAG, T0, lma_config, pbu
+from core_builders import (
+    MAG1,
+    MAG2,
+    MN1_MAC,
+    MN1_MAC_B,
+    MN2_MAC,
+    MULTIHOMED,
+    POLICY,
+    ROGUE_MAG,
+    T0,
+    lma_config,
+    pbu,
+)
 from domain import Domain
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,22 +32,6 @@ from pmip6d.wire import Status
 MAGS = [MAG1, MAG2]
 INTERFACES = ["eth2", "eth3"]
 
-MN1_MAC_B = "02:00:00:00:01:02"
-# mn1 with two interfaces (two link-layer addresses, two prefixes): RFC 5213 5.4.
-MULTIHOMED = replace(
-    POLICY,
-    mobile_nodes=(
-        replace(
-            POLICY.mobile_nodes[0],
-            link_layer_addresses=(MN1_MAC, MN1_MAC_B),
-            home_network_prefixes=(
-                *POLICY.mobile_nodes[0].home_network_prefixes,
-                IPv6Network("2001:db8:1:11::/64"),
-            ),
-        ),
-        POLICY.mobile_nodes[1],
-    ),
-)
 
 events = st.one_of(
     st.tuples(
