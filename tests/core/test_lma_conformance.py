@@ -157,6 +157,12 @@ def test_a_binding_error_from_a_mag_is_not_answered():
     assert without_logs(actions) == []
 
 
+def test_a_binding_error_from_a_stranger_changes_nothing():
+    lma = registered_lma(heartbeat_interval=10.0)
+    lma.receive(ROGUE_MAG, BindingError(status=2), T0 + 1)
+    assert lma.heartbeats_refused == set() and set(lma.peers) == {MAG1}
+
+
 # --- B3: a ::/0 re-registration returns what is routed -----------------------------
 
 

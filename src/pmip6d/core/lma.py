@@ -280,6 +280,10 @@ class LocalMobilityAnchor:
 
     def _binding_error(self, src: IPv6Address, message: BindingError) -> list[LmaAction]:
         fields = {"from": str(src), "status": int(message.status)}
+        if not self.policy.is_authorized_mag(src):
+            # Only our MAGs' word counts (and no stranger grows our state).
+            self.counters["binding_error_from_unknown_node"] += 1
+            return [LogEvent("binding_error_ignored", fields, "warning")]
         if message.status != BindingErrorStatus.UNRECOGNIZED_MH_TYPE:
             self.counters["binding_errors_ignored"] += 1
             return [LogEvent("binding_error_ignored", fields, "warning")]
