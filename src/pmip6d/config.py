@@ -32,8 +32,9 @@ class ProtocolConstants:
     """RFC 5213 / RFC 6275 protocol constants, every one overridable (seconds unless noted)."""
 
     min_delay_before_bce_delete: float = 10.0
-    # Kept for completeness: this LMA holds one mobility session per MN, so the
-    # "new session or handoff?" wait of RFC 5213 section 5.4.1.3 never arises.
+    # RFC 5213 5.4.1: how long the LMA holds a PBU with Handoff Indicator 4 for
+    # an MN that has another live session, waiting for that session's
+    # de-registration (then it is its handoff) before opening a new session.
     max_delay_before_new_bce_assign: float = 1.5
     timestamp_validity_window: float = 0.3
     initial_bindack_timeout_first_reg: float = 1.5

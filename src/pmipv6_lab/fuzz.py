@@ -4,22 +4,29 @@
 
 (bench/fuzz.py is the command; this module is the fuzzer, importable by tests.)
 
-Each input is a valid PBU, PBA or RFC 5847 Heartbeat encoding (fresh per input:
-random MN, options, sequence, timestamp near the fuzzer's clock; PBAs answer the
-MAG's outstanding PBUs; heartbeats are requests, responses and unsolicited
-responses with a Restart Counter) put through 0..3 mutations: bit flips,
+Each input is a valid PBU, PBA, RFC 5847 Heartbeat or RFC 6275 Binding Error
+encoding (fresh per input: random MN, named by NAI or another RFC 8371
+identifier now and then, options, sequence, timestamp near the fuzzer's clock;
+PBAs answer the MAG's outstanding PBUs; heartbeats are requests, responses and
+unsolicited responses with a Restart Counter), a quarter of them carrying the
+RFC 4285 authentication option, put through 0..3 mutations: bit flips,
 truncation, header or option length corruption, option insertion, removal or
 duplication, MH type or fixed field changes, interesting octets, or random
 bytes. About one input in ten is
 left intact so the state machines reach registered, handed-off and
 de-registered states.
 
-Every input is decoded (a `ProtocolError` is a rejection, counted by status).
+Every input is first checked for its authenticator (`wire.auth.verify`, as a
+receiver does before decoding; counted by outcome), then decoded (a
+`ProtocolError` is a rejection, counted by status, and handed to each state
+machine's `undecodable`, whose RFC 6275 9.2 answers must encode).
 What decodes goes into two LMAs (timestamp mode with buffering, sequence-number
 mode without) and one MAG, all sharing a clock that advances 10 ms per input,
 with their timers run when due and MN attach/detach events on the MAG every
-few dozen inputs. Counted: the PBA status each LMA answers with (or
-`heartbeat_response`), what the MAG does with each message, and these failures:
+few dozen inputs; one MN is multihomed (two link-layer addresses, two
+prefixes), so second sessions and the HI=4 wait are exercised. Counted: the
+PBA status each LMA answers with (or `heartbeat_response`), what the MAG does
+with each message, and these failures:
 
 - crash: any exception other than `ProtocolError` from decode, or any
   exception from the state machines (receive, timers, link events); the first
@@ -55,17 +62,20 @@ from pmip6d.config import (
     BufferingConfig,
     LmaConfig,
     MagConfig,
+    MnProfile,
     NodeConfig,
+    Policy,
     ProtocolConstants,
     parse_policy,
 )
-from pmip6d.core.actions import LogEvent, SendMessage
+from pmip6d.core.actions import LogEvent, SendMessage, SendParameterProblem
 from pmip6d.core.lma import LocalMobilityAnchor
 from pmip6d.core.mag import MobileAccessGateway
 from pmip6d.wire import (
     OPTION_CLASSES,
     AccessTechnologyType,
     BindingAcknowledgement,
+    BindingError,
     BindingUpdate,
     Handoff,
     HandoffIndicator,
@@ -81,6 +91,7 @@ from pmip6d.wire import (
     decode,
     encode,
 )
+from pmip6d.wire.auth import authenticate, verify
 from pmipv6_lab import cli
 from pmipv6_lab.plan import DomainPlan, home_prefix, mn_mac, mn_nai
 
@@ -94,8 +105,26 @@ POLICY = parse_policy(PLAN.policy())
 LMAA = PLAN.lma_address
 MAG1, MAG2 = (mag.proxy_coa for mag in PLAN.mag_list)
 ROGUE = IPv6Address("2001:db8:ffff::99")  # a MAG the policy does not know
+MULTIHOMED = 2  # mn2 has two interfaces
+AUTH_KEY = bytes(range(16))
+AUTH_SPI = 4096
 INTERFACES = ("eth2", "eth3")
 OPTIONS_START = 12  # 6-octet MH header + 6 octets of PBU/PBA fixed fields
+
+
+def mn_profile(n: int) -> MnProfile:
+    if n == MULTIHOMED:
+        second = f"02:00:00:00:02:{n:02x}"
+        prefixes = (home_prefix(n), home_prefix(0x100 + n))
+        return MnProfile(mn_nai(n), (mn_mac(n), second), prefixes)
+    return MnProfile(mn_nai(n), (mn_mac(n),), (home_prefix(n),))
+
+
+# The plan's policy, with mn2 given a second interface (and a second prefix).
+POLICY = Policy(
+    mobile_nodes=tuple(mn_profile(n) for n in range(1, MNS + 1)),
+    authorized_mags=parse_policy(PLAN.policy()).authorized_mags,
+)
 
 
 def lma_config(use_timestamps: bool, buffering: bool) -> NodeConfig:
@@ -122,20 +151,23 @@ def random_pbu(rng: random.Random, now: float) -> BindingUpdate:
     n = rng.choice([*range(1, MNS + 1), 9])  # mn9 has no profile
     options: list = []
     if rng.random() < 0.95:
-        options.append(MobileNodeIdentifier(mn_nai(n)))
-    if rng.random() < 0.95:
+        options.append(random_mn_identifier(rng, n))
+    zero = rng.random() < 0.15
+    if rng.random() < 0.95 and not zero:
         prefix = home_prefix(n) if rng.random() < 0.85 else home_prefix(rng.randrange(1, 200))
         options.append(HomeNetworkPrefix(prefix))
-    if rng.random() < 0.05:
+    if zero or rng.random() < 0.05:
         options.append(HomeNetworkPrefix(IPv6Network("::/0")))
     if rng.random() < 0.95:
-        options.append(HandoffIndicator(rng.choice(list(Handoff))))
+        handoff = rng.choice([*Handoff, *Handoff, 0, rng.randrange(256)])
+        options.append(HandoffIndicator(handoff))
     if rng.random() < 0.95:
         options.append(AccessTechnologyType(rng.choice([1, 3, 4, 200])))
     if rng.random() < 0.8:
-        options.append(MobileNodeLinkLayerIdentifier(bytes.fromhex(mn_mac(n).replace(":", ""))))
+        mac = rng.choice([mn_mac(n), f"02:00:00:00:02:{n:02x}"])
+        options.append(MobileNodeLinkLayerIdentifier(bytes.fromhex(mac.replace(":", ""))))
     if rng.random() < 0.2:
-        options.append(LinkLocalAddress(IPv6Address("fe80::1")))
+        options.append(LinkLocalAddress(IPv6Address(rng.choice(["fe80::1", "::"]))))
     if rng.random() < 0.9:
         skew = rng.choice([0.0, 0.0, rng.uniform(-0.5, 0.5), rng.uniform(-1e6, 1e6)])
         options.append(Timestamp.from_seconds(now + skew))
@@ -148,6 +180,20 @@ def random_pbu(rng: random.Random, now: float) -> BindingUpdate:
         proxy=rng.random() < 0.95,
         options=options,
     )
+
+
+def random_mn_identifier(rng: random.Random, n: int) -> MobileNodeIdentifier:
+    """Mostly the MN's NAI; now and then another RFC 8371 subtype, or a zero-length one."""
+    roll = rng.random()
+    if roll < 0.9:
+        return MobileNodeIdentifier(mn_nai(n))
+    if roll < 0.95:
+        return MobileNodeIdentifier(b"")
+    return MobileNodeIdentifier(rng.randbytes(rng.randrange(1, 17)), rng.randrange(256))
+
+
+def random_binding_error(rng: random.Random) -> BindingError:
+    return BindingError(status=rng.choice([1, 2, 2, rng.randrange(256)]))
 
 
 def random_pba(
@@ -166,7 +212,7 @@ def random_pba(
         options.append(Timestamp.from_seconds(now + rng.uniform(-1, 1)))
     if rng.random() < 0.1:
         options.append(HomeNetworkPrefix(IPv6Network("::/0")))
-    status = rng.choice([Status.ACCEPTED] * 6 + list(Status) + [rng.randrange(256)])
+    status = rng.choice([Status.ACCEPTED] * 10 + list(Status) + [rng.randrange(256)])
     return BindingAcknowledgement(
         status=status,
         sequence=sequence,
@@ -260,11 +306,11 @@ def random_option(rng: random.Random) -> bytes:
     kind = rng.choice([*OPTION_CLASSES, rng.randrange(256)])
     if kind == 0:
         return b"\x00"
-    lengths = {8: rng.randrange(1, 40), 22: 18, 23: 2, 24: 2, 25: 8, 26: 16, 27: 8}
+    lengths = {8: rng.randrange(1, 40), 9: 17, 22: 18, 23: 2, 24: 2, 25: 8, 26: 16, 27: 8}
     length = lengths.get(kind, rng.randrange(0, 24)) if rng.random() < 0.8 else rng.randrange(256)
     body = bytearray(rng.randbytes(length))
     if kind == 8 and body and rng.random() < 0.7:
-        body[0] = 1  # NAI subtype
+        body[0] = rng.choice([1, 1, 1, 2, 3, 8, 200])  # NAI, then RFC 8371 subtypes
         body[1:] = (rng.choice(["mn1@pmipv6.lab", "x", "\u00e9@b", ""])).encode()[: length - 1]
     if kind == 22 and len(body) > 1 and rng.random() < 0.7:
         body[1] = rng.choice([0, 48, 64, 128, 129, 255])
@@ -303,7 +349,7 @@ def m_fixed_fields(rng: random.Random, data: bytearray) -> bytearray:
         return data
     where = rng.choice([0, 2, 3, 6, 7, 8, 9, 10, 11])
     if where == 2:
-        data[2] = rng.choice([5, 6, rng.randrange(256)])
+        data[2] = rng.choice([5, 6, 7, 13, rng.randrange(256)])
     else:
         data[where] = rng.randrange(256)
     return data
@@ -353,7 +399,7 @@ def status_name(status: int) -> str:
 
 
 def cache_copy(lma: LocalMobilityAnchor) -> dict:
-    return {e.mn_id: dataclasses.replace(e) for e in lma.binding_cache}
+    return {e.session: dataclasses.replace(e) for e in lma.binding_cache}
 
 
 class Fuzzer:
@@ -371,6 +417,8 @@ class Fuzzer:
             "decode_rejected": Counter(),
             "decode_reasons": Counter(),
             "mag": Counter(),
+            "auth": Counter(),
+            "undecodable_answers": Counter(),
             "unsendable": Counter(),
             **{name: Counter() for name in self.lmas},
         }
@@ -391,14 +439,20 @@ class Fuzzer:
         kind = rng.random()
         if kind < 0.55:
             message = random_pbu(rng, self.now)
-        elif kind < 0.9:
+        elif kind < 0.87:
             message = random_pba(rng, self.now, list(self.outstanding.values()))
-        else:
+        elif kind < 0.97:
             message = random_heartbeat(rng)
+        else:
+            message = random_binding_error(rng)
         try:
             data = bytearray(encode(message))
         except ValueError:  # built on an oversized PBU the MAG could not send either
             data = bytearray(encode(random_pbu(rng, self.now)))
+        if rng.random() < 0.25 and len(data) <= 2048 - 24:
+            data = bytearray(
+                authenticate(bytes(data), AUTH_KEY, AUTH_SPI, MAG1, LMAA, sender_is_mag=True)
+            )
         if rng.random() < 0.1:
             self.intact += 1
             return bytes(data)
@@ -424,7 +478,8 @@ class Fuzzer:
         interface = rng.choice(INTERFACES)
         try:
             if rng.random() < 0.6:
-                mac = mn_mac(rng.randint(1, MNS + 1))  # MNS + 1 is not in the policy
+                n = rng.randint(1, MNS + 1)  # MNS + 1 is not in the policy
+                mac = mn_mac(n) if rng.random() < 0.8 else f"02:00:00:00:02:{n:02x}"
                 actions = self.mag.mn_attached(interface, mac, self.now)
             else:
                 actions = self.mag.mn_detached(interface, self.now)
@@ -474,6 +529,11 @@ class Fuzzer:
     def feed(self, data: bytes) -> None:
         rng = self.rng
         try:
+            failure = verify(data, AUTH_KEY, AUTH_SPI, MAG1, LMAA, sender_is_mag=True)
+        except Exception as exc:  # noqa: BLE001
+            raise Crash("auth.verify", data, exc) from exc
+        self.stats["auth"]["verified" if failure is None else failure.value] += 1
+        try:
             if rng.random() < 0.05:
                 src, dst = rng.choice([MAG1, LMAA]), rng.choice([LMAA, MAG1])
                 message = decode(data, src, dst)
@@ -482,6 +542,7 @@ class Fuzzer:
         except ProtocolError as exc:
             self.stats["decode_rejected"][exc.status.name] += 1
             self.stats["decode_reasons"][reason_kind(exc.reason)] += 1
+            self.answer_undecodable(data, exc)
             return
         except Exception as exc:  # noqa: BLE001
             raise Crash("decode", data, exc) from exc
@@ -519,14 +580,28 @@ class Fuzzer:
             raise Crash("mag.receive", data, exc) from exc
         self.mag_actions(actions, data)
 
+    def answer_undecodable(self, data: bytes, error: ProtocolError) -> None:
+        machines = [*self.lmas.items(), ("mag", self.mag)]
+        for name, machine in machines:
+            try:
+                actions = machine.undecodable(MAG2, LMAA, data, error, self.now)
+            except Exception as exc:  # noqa: BLE001
+                raise Crash(f"{name}.undecodable", data, exc) from exc
+            for action in actions:
+                if isinstance(action, SendMessage):
+                    self.stats["undecodable_answers"]["binding_error"] += 1
+                    self.encode_reply(f"{name}.undecodable", action.message, LMAA, MAG2, data)
+                elif isinstance(action, SendParameterProblem):
+                    self.stats["undecodable_answers"]["parameter_problem"] += 1
+
     def mag_actions(self, actions: list, data: bytes) -> None:
         for action in actions:
             if isinstance(action, LogEvent):
                 self.stats["mag"][action.name] += 1
             elif isinstance(action, SendMessage):
                 if isinstance(action.message, BindingUpdate):
-                    nai = action.message.option(MobileNodeIdentifier).nai
-                    self.outstanding[nai] = action.message
+                    name = action.message.option(MobileNodeIdentifier).text
+                    self.outstanding[name] = action.message
                 else:
                     self.stats["mag"][f"sent_{type(action.message).__name__}"] += 1
                 self.encode_reply("mag.send", action.message, MAG1, LMAA, data)
@@ -583,6 +658,8 @@ class Fuzzer:
             "decode_reasons": dict(self.stats["decode_reasons"].most_common(12)),
             **lma_stats,
             "mag": dict(self.stats["mag"].most_common()),
+            "auth": dict(self.stats["auth"].most_common()),
+            "undecodable_answers": dict(self.stats["undecodable_answers"].most_common()),
             "mutations": dict(self.stats["mutations"].most_common()),
             "crashes": self.crashes,
             "first_crash": self.first_crash,

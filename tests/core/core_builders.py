@@ -39,6 +39,7 @@ MN2 = "mn2@pmipv6.lab"
 MN2_MAC = "02:00:00:00:02:01"
 MN2_HNP = IPv6Network("2001:db8:1:2::/64")
 T0 = 1_700_000_000.0  # wall-clock seconds, as the daemon passes time.time()
+MN1_SESSION = f"{MN1}#1"  # the LMA's name for mn1's first mobility session
 
 POLICY = Policy(
     mobile_nodes=(
@@ -47,6 +48,24 @@ POLICY = Policy(
     ),
     authorized_mags=(AuthorizedMag("mag1", MAG1), AuthorizedMag("mag2", MAG2)),
 )
+
+# mn1's second interface and second prefix (RFC 5213 5.4 multihoming).
+MN1_MAC_B = "02:00:00:00:01:02"
+MN1_HNP_B = IPv6Network("2001:db8:1:11::/64")
+
+
+def policy_with_mn1(link_layer_addresses: tuple[str, ...], prefixes) -> Policy:
+    mn1 = replace(
+        POLICY.mobile_nodes[0],
+        link_layer_addresses=link_layer_addresses,
+        home_network_prefixes=tuple(prefixes),
+    )
+    return replace(POLICY, mobile_nodes=(mn1, POLICY.mobile_nodes[1]))
+
+
+# mn1 with one interface and two prefixes, and with two interfaces (one prefix each).
+TWO_PREFIXES = policy_with_mn1((MN1_MAC,), (MN1_HNP, MN1_HNP_B))
+MULTIHOMED = policy_with_mn1((MN1_MAC, MN1_MAC_B), (MN1_HNP, MN1_HNP_B))
 
 
 def lma_config(*, buffering: bool = False, **timers: object) -> NodeConfig:

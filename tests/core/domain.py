@@ -28,9 +28,12 @@ from pmip6d.wire import decode, encode
 class InMemoryDomain:
     lma: LocalMobilityAnchor
     mags: dict[IPv6Address, MobileAccessGateway]
-    # The LMA's kernel as its actions leave it: mn_id -> MAG its prefixes route to.
+    # The LMA's kernel as its actions leave it: mn_id -> MAG its prefixes route to,
+    # and the same per mobility session (an MN on two interfaces has two).
     routes: dict[str, IPv6Address] = field(default_factory=dict)
+    session_routes: dict[str, IPv6Address] = field(default_factory=dict)
     buffering: set[str] = field(default_factory=set)
+    session_buffering: set[str] = field(default_factory=set)
     log: list[Action] = field(default_factory=list)
     drop_next: int = 0  # how many of the next messages the network loses
 
@@ -80,15 +83,24 @@ class InMemoryDomain:
     def _apply_lma_action(self, action: Action) -> None:
         if isinstance(action, InstallMnRoute):
             self.routes[action.mn_id] = action.mag_address
+            self.session_routes[action.session] = action.mag_address
         elif isinstance(action, RemoveMnRoute):
             # A removal must name the tunnel the route really uses.
-            assert self.routes.pop(action.mn_id) == action.mag_address
+            assert self.session_routes.pop(action.session) == action.mag_address
+            if self.routes.get(action.mn_id) == action.mag_address:
+                del self.routes[action.mn_id]
         elif isinstance(action, StartBuffering):
-            assert action.mn_id not in self.buffering
+            assert action.session not in self.session_buffering
+            self.session_buffering.add(action.session)
             self.buffering.add(action.mn_id)
         elif isinstance(action, ReleaseBuffer):
             # Release only once the route to the new MAG is in place.
-            assert self.routes[action.mn_id] == action.mag_address
-            self.buffering.remove(action.mn_id)
+            assert self.session_routes[action.session] == action.mag_address
+            self._stop_buffering(action)
         elif isinstance(action, DiscardBuffer):
-            self.buffering.remove(action.mn_id)
+            self._stop_buffering(action)
+
+    def _stop_buffering(self, action: ReleaseBuffer | DiscardBuffer) -> None:
+        self.session_buffering.remove(action.session)
+        if not any(s.startswith(f"{action.mn_id}#") for s in self.session_buffering):
+            self.buffering.discard(action.mn_id)

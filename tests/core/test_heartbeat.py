@@ -58,6 +58,7 @@ def restart_lma(domain: InMemoryDomain, now: float, counter: int) -> None:
     """The LMA process dies and starts again: binding cache and routes are gone."""
     domain.lma = LocalMobilityAnchor(lma_config(), POLICY, restart_counter=counter)
     domain.routes.clear()
+    domain.session_routes.clear()
     domain.log.clear()
     domain.deliver(LMAA, domain.lma.start(now), now)
 

@@ -11,6 +11,7 @@ from core_builders import (
     MAG2,
     MN1,
     MN1_HNP,
+    MN1_SESSION,
     MN2_HNP,
     POLICY,
     ROGUE_MAG,
@@ -79,7 +80,7 @@ def test_registration_creates_entry_and_route_and_sends_accepting_pba():
     route, send, log = actions
     assert send.dst == MAG1
     assert send.message.status == Status.ACCEPTED
-    assert route == InstallMnRoute(MN1, (MN1_HNP,), MAG1)
+    assert route == InstallMnRoute(MN1, (MN1_HNP,), MAG1, MN1_SESSION)
     assert log.name == "pbu_accepted" and log.fields["transition"] == "registration"
     entry = lma.binding_cache.get(MN1)
     assert entry.state is BindingState.ACTIVE
@@ -141,7 +142,7 @@ def test_re_registration_refreshes_lifetime_without_touching_routes():
 
 REJECTS = [
     ("missing MN-ID", MAG1, {"mn_id": None}, Status.MISSING_MN_IDENTIFIER_OPTION),
-    ("no proxy flag", MAG1, {"proxy": False}, Status.PROXY_REG_NOT_ENABLED),
+    ("no proxy flag", MAG1, {"proxy": False}, Status.HOME_REGISTRATION_NOT_SUPPORTED),
     ("unauthorized MAG", ROGUE_MAG, {}, Status.MAG_NOT_AUTHORIZED_FOR_PROXY_REG),
     ("unknown MN", MAG1, {"mn_id": "stranger@lab"}, Status.NOT_LMA_FOR_THIS_MOBILE_NODE),
     ("no timestamp", MAG1, {"timestamp": None}, Status.TIMESTAMP_MISMATCH),
@@ -271,19 +272,21 @@ def test_sequence_mode_does_not_require_timestamps():
 def test_handoff_replaces_the_route_in_one_action():
     lma = registered()
     actions = without_logs(lma.receive(MAG2, pbu(sequence=1, timestamp=T0 + 1), T0 + 1))
-    assert actions[:-1] == [InstallMnRoute(MN1, (MN1_HNP,), MAG2)]
+    assert actions[:-1] == [InstallMnRoute(MN1, (MN1_HNP,), MAG2, MN1_SESSION)]
     assert pba_of(actions).status == Status.ACCEPTED and actions[-1].dst == MAG2
     assert lma.binding_cache.get(MN1).proxy_coa == MAG2
 
 
-def test_deregistration_from_a_mag_that_is_no_longer_current_is_only_acknowledged():
+def test_deregistration_from_a_mag_that_is_no_longer_current_is_ignored():
+    # B5, RFC 5213 5.3.5: the LMA MUST ignore it: no change, and no PBA either.
     lma = registered()
     lma.receive(MAG2, pbu(sequence=1, timestamp=T0 + 1), T0 + 1)
     before = cache_state(lma)
     actions = lma.receive(MAG1, pbu(sequence=11, lifetime=0, timestamp=T0 + 1.1), T0 + 1.1)
-    assert without_logs(actions) == [SendMessage(MAG1, pba_of(actions))]
-    assert pba_of(actions).status == Status.ACCEPTED
+    assert without_logs(actions) == []
+    assert only(actions, LogEvent).name == "deregistration_ignored"
     assert cache_state(lma) == before
+    assert lma.counters["deregistration_ignored"] == 1 and lma.counters["accepted"] == 2
 
 
 def test_deregistration_without_binding_is_acknowledged():
@@ -298,7 +301,7 @@ def test_deregistration_removes_route_after_pba_and_keeps_entry_min_delay():
     actions = without_logs(lma.receive(MAG1, pbu(sequence=11, lifetime=0), T0))
     assert actions[0].message.status == Status.ACCEPTED
     assert actions[0].message.lifetime == 0
-    assert actions[1:] == [RemoveMnRoute(MN1, (MN1_HNP,), MAG1)]
+    assert actions[1:] == [RemoveMnRoute(MN1, (MN1_HNP,), MAG1, MN1_SESSION)]
     entry = lma.binding_cache.get(MN1)
     assert entry.state is BindingState.DEREGISTERED
     assert lma.next_deadline() == T0 + 10
@@ -319,7 +322,7 @@ def test_new_mag_within_min_delay_takes_over_the_entry():
     lma = registered()
     lma.receive(MAG1, pbu(sequence=11, lifetime=0), T0)
     actions = without_logs(lma.receive(MAG2, pbu(sequence=1, timestamp=T0 + 2), T0 + 2))
-    assert actions[:-1] == [InstallMnRoute(MN1, (MN1_HNP,), MAG2)]
+    assert actions[:-1] == [InstallMnRoute(MN1, (MN1_HNP,), MAG2, MN1_SESSION)]
     entry = lma.binding_cache.get(MN1)
     assert (entry.state, entry.proxy_coa, entry.expires_at) == (
         BindingState.ACTIVE,
@@ -337,11 +340,11 @@ def test_repeated_deregistration_does_not_restart_the_delete_timer():
 
 
 def test_binding_expires_at_end_of_lifetime():
-    lma = registered()
+    lma = registered(heartbeat_interval=0.0)
     assert lma.next_deadline() == REGISTERED_AT + 300
     assert lma.on_timer(REGISTERED_AT + 299.9) == []
     actions = lma.on_timer(REGISTERED_AT + 300)
-    assert without_logs(actions) == [RemoveMnRoute(MN1, (MN1_HNP,), MAG1)]
+    assert without_logs(actions) == [RemoveMnRoute(MN1, (MN1_HNP,), MAG1, MN1_SESSION)]
     assert only(actions, LogEvent).name == "binding_expired"
     assert len(lma.binding_cache) == 0 and lma.next_deadline() is None
 
@@ -353,7 +356,7 @@ def test_buffered_deregistration_starts_buffering_before_the_pba_and_the_route_r
     lma = registered(buffering=True)
     actions = without_logs(lma.receive(MAG1, pbu(sequence=11, lifetime=0), T0))
     assert [type(a) for a in actions] == [StartBuffering, SendMessage, RemoveMnRoute]
-    assert actions[0] == StartBuffering(MN1, (MN1_HNP,))
+    assert actions[0] == StartBuffering(MN1, (MN1_HNP,), MN1_SESSION)
     assert lma.binding_cache.get(MN1).buffering is True
 
 
@@ -364,7 +367,7 @@ def test_new_mag_route_then_release_buffer_then_pba():
     lma.receive(MAG1, pbu(sequence=11, lifetime=0), T0)
     actions = without_logs(lma.receive(MAG2, pbu(sequence=1, timestamp=T0 + 1), T0 + 1))
     assert [type(a) for a in actions] == [InstallMnRoute, ReleaseBuffer, SendMessage]
-    assert actions[1] == ReleaseBuffer(MN1, (MN1_HNP,), MAG2)
+    assert actions[1] == ReleaseBuffer(MN1, (MN1_HNP,), MAG2, MN1_SESSION)
     assert lma.binding_cache.get(MN1).buffering is False
 
 
@@ -372,7 +375,7 @@ def test_buffer_is_discarded_when_the_mn_never_comes_back():
     lma = registered(buffering=True)
     lma.receive(MAG1, pbu(sequence=11, lifetime=0), T0)
     actions = lma.on_timer(T0 + 10)
-    assert without_logs(actions) == [DiscardBuffer(MN1, (MN1_HNP,))]
+    assert without_logs(actions) == [DiscardBuffer(MN1, (MN1_HNP,), MN1_SESSION)]
     assert len(lma.binding_cache) == 0
 
 

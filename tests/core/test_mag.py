@@ -387,27 +387,42 @@ def test_detach_with_holding_holds_first_and_hands_back_after_the_pba():
     mag = registered(hold=True)
     actions = without_logs(mag.mn_detached("eth2", T0 + 10))
     assert [type(a) for a in actions] == [HoldForMn, TeardownMnForwarding, SendMessage]
-    assert actions[0] == HoldForMn(MN1, (MN1_HNP,))
+    assert actions[0] == HoldForMn(MN1, (MN1_HNP,), "eth2")
     answer = mag.receive(LMAA, pba_for(actions[2].message), T0 + 10.01)
-    assert without_logs(answer) == [HandBackHeld(MN1, (MN1_HNP,), LMAA)]
+    assert without_logs(answer) == [HandBackHeld(MN1, (MN1_HNP,), LMAA, "eth2")]
 
 
 def test_rejected_deregistration_still_hands_back():
     mag = registered(hold=True)
     dereg = sent_pbu(mag.mn_detached("eth2", T0 + 10))
     answer = mag.receive(LMAA, pba_for(dereg, Status.TIMESTAMP_LOWER_THAN_PREV_ACCEPTED), T0 + 10)
-    assert of_type(answer, HandBackHeld) == [HandBackHeld(MN1, (MN1_HNP,), LMAA)]
+    assert of_type(answer, HandBackHeld) == [HandBackHeld(MN1, (MN1_HNP,), LMAA, "eth2")]
     assert len(mag.binding_update_list) == 0
 
 
-def test_deregistration_given_up_hands_back_and_forgets():
+def test_an_unanswered_deregistration_hands_back_and_forgets_without_a_give_up():
+    # RFC 5213 5.3.5: an LMA ignores a de-registration from a MAG that is no
+    # longer current, so no answer is an expected outcome, not a failure.
     mag = registered(hold=True, max_pbu_retransmissions=1)
     mag.mn_detached("eth2", T0 + 10)
     mag.on_timer(T0 + 11)  # one retransmission
     actions = mag.on_timer(T0 + 13)
     assert of_type(actions, HandBackHeld)
-    assert only(actions, LogEvent).name == "pbu_give_up"
+    assert only(actions, LogEvent).name == "deregistration_unanswered"
     assert len(mag.binding_update_list) == 0
+    assert (mag.counters["deregistrations_unanswered"], mag.counters["give_ups"]) == (1, 0)
+
+
+def test_a_deregistration_is_not_retransmitted_past_min_delay_before_bce_delete():
+    mag = registered(hold=True)  # 7 retransmissions allowed: 1+2+4+8+... s
+    mag.mn_detached("eth2", T0 + 10)
+    times = []
+    while mag.binding_update_list.get(MN1) is not None:
+        now = mag.next_deadline()
+        sent = of_type(mag.on_timer(now), SendMessage)
+        times.append((round(now - T0 - 10, 3), len(sent)))
+    # Retransmitted at 1, 3 and 7 s; settled at 10 s (MinDelayBeforeBCEDelete).
+    assert times == [(1.0, 1), (3.0, 1), (7.0, 1), (10.0, 0)]
 
 
 def test_an_announced_detach_then_the_link_dropping_deregisters_once():

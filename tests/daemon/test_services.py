@@ -63,8 +63,8 @@ class Recorder:
         self._name, self._calls = name, calls
 
     def __getattr__(self, method: str):
-        def record(*args):
-            self._calls.append((self._name, method, args))
+        def record(*args, **keywords):
+            self._calls.append((self._name, method, (*args, *keywords.items())))
             return Done()
 
         return record
@@ -80,6 +80,7 @@ def lma_service(calls: list) -> LmaService:
     service = LmaService(config, POLICY, log)
     service.tunnels = Recorder("tunnels", calls)
     service.mh = Recorder("mh", calls)
+    service.icmpv6 = Recorder("icmpv6", calls)
     service.buffers = LmaBuffering(config.lma.buffering, config.timers, log, kernel=QueueModel())
     service.buffers.start()
     return service
@@ -92,7 +93,7 @@ def mag_service(calls: list) -> MagService:
         mag=MagConfig(proxy_coa=MAG1, lma_address=LMAA, access_interfaces=("eth2",)),
     )
     service = MagService(config, POLICY, EventLog("mag1", "json", io.StringIO()))
-    for name in ("tunnels", "mh", "access", "holding", "advertiser"):
+    for name in ("tunnels", "mh", "icmpv6", "access", "holding", "advertiser"):
         setattr(service, name, Recorder(name, calls))
     return service
 
@@ -157,6 +158,8 @@ def test_a_method_for_an_action_the_role_does_not_take_is_refused():
 
 # --- each action reaches its adapter ---------------------------------------------
 
+# A Binding Update whose Payload Proto is not 59 (RFC 6275 9.2: pointer 0).
+PARAMETER_PROBLEM = act.SendParameterProblem(MAG1, LMAA, bytes.fromhex("06010500000000000000"), 0)
 LMA_SAMPLES = [
     (
         act.InstallMnRoute(MN, PREFIXES, MAG1),
@@ -170,6 +173,7 @@ LMA_SAMPLES = [
     (act.ReleaseBuffer(MN, PREFIXES, MAG1), []),
     (act.DiscardBuffer(MN, PREFIXES), []),
     (act.SendMessage(MAG1, BindingAcknowledgement(status=0)), [("mh", "send")]),
+    (PARAMETER_PROBLEM, [("icmpv6", "send")]),
     (act.LogEvent("pbu_accepted", {"mn_id": MN}), []),
 ]
 SETUP = act.SetupMnForwarding(MN, PREFIXES, LMAA, "eth2", MN_MAC)
@@ -199,6 +203,7 @@ MAG_SAMPLES = [
         act.SendMessage(LMAA, BindingUpdate(sequence=1, lifetime=0)),
         [("mh", "send")],
     ),
+    (PARAMETER_PROBLEM, [("icmpv6", "send")]),
     (act.LogEvent("mn_attached", {"mn_id": MN}), []),
 ]
 

@@ -126,7 +126,7 @@ def test_signaling_on_the_wire_is_rfc5213_as_tshark_reads_it(domain_factory, tmp
         "-Z",
         "root",
         "-c",
-        "7",
+        "8",
         "-i",
         "eth2",
         "-w",
@@ -145,7 +145,7 @@ def test_signaling_on_the_wire_is_rfc5213_as_tshark_reads_it(domain_factory, tmp
             lambda: any(e["event"] == "deregistered" for e in d.log_events("mag1")),
             "the de-registration PBA",
         )
-        # tcpdump exits by itself after the seven messages (-c 7).
+        # tcpdump exits by itself after the eight messages (-c 8).
         tcpdump.wait(10)
     finally:
         if tcpdump.poll() is None:
@@ -170,9 +170,9 @@ def test_signaling_on_the_wire_is_rfc5213_as_tshark_reads_it(domain_factory, tmp
         command += ["-e", name]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     every = [dict(zip(fields, line.split("|"), strict=True)) for line in out.splitlines()]
-    # Three heartbeats (RFC 5847): the LMA's start-up announcement, MAG1's request at
-    # its start and the LMA's response.
-    assert [r["mip6.mhtype"] for r in every].count("13") == 3, every
+    # Four heartbeats (RFC 5847): the LMA's and MAG1's start-up announcements of
+    # their Restart Counters, MAG1's request at its start and the LMA's response.
+    assert [r["mip6.mhtype"] for r in every].count("13") == 4, every
     rows = [r for r in every if r["mip6.mhtype"] != "13"]
     # Registration PBU, its PBA, de-registration PBU, its PBA: in that order.
     assert [r["mip6.mhtype"] for r in rows] == ["5", "6", "5", "6"], rows

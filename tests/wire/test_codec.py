@@ -12,18 +12,23 @@ from pmip6d.wire import (
     AccessTechnology,
     AccessTechnologyType,
     BindingAcknowledgement,
+    BindingError,
+    BindingErrorStatus,
     BindingUpdate,
     Handoff,
     HandoffIndicator,
     Heartbeat,
     HomeNetworkPrefix,
     LinkLocalAddress,
+    MnIdSubtype,
     MobileNodeIdentifier,
     MobileNodeLinkLayerIdentifier,
+    MobilityMessageAuthentication,
     Option,
     Pad1,
     PadN,
     ProtocolError,
+    Reaction,
     RestartCounter,
     Status,
     Timestamp,
@@ -35,11 +40,17 @@ SRC, DST = "2001:db8::2", "2001:db8::1"
 
 
 def test_registries_map_rfc_type_codes_to_classes() -> None:
-    assert MESSAGE_CLASSES == {5: BindingUpdate, 6: BindingAcknowledgement, 13: Heartbeat}
+    assert MESSAGE_CLASSES == {
+        5: BindingUpdate,
+        6: BindingAcknowledgement,
+        7: BindingError,
+        13: Heartbeat,
+    }
     assert OPTION_CLASSES == {
         0: Pad1,
         1: PadN,
         8: MobileNodeIdentifier,
+        9: MobilityMessageAuthentication,
         22: HomeNetworkPrefix,
         23: HandoffIndicator,
         24: AccessTechnologyType,
@@ -87,8 +98,12 @@ def test_out_of_range_fields_are_refused() -> None:
         BindingAcknowledgement(status=256)
     with pytest.raises(ValueError, match="octet"):
         HandoffIndicator(256)
-    with pytest.raises(ValueError, match="NAI"):
-        MobileNodeIdentifier("")
+    with pytest.raises(ValueError, match="identifier of 255 octets"):
+        MobileNodeIdentifier("x" * 255)
+    with pytest.raises(ValueError, match="subtype"):
+        MobileNodeIdentifier("mn1@lab", 256)
+    with pytest.raises(ValueError, match="SPI"):
+        MobilityMessageAuthentication(1 << 32)
     with pytest.raises(ValueError, match="64 bits"):
         Timestamp(1 << 64)
 
@@ -196,3 +211,63 @@ def test_message_too_long_for_header_length_octet_is_refused() -> None:
     options = [MobileNodeIdentifier("x" * 254)] * 9
     with pytest.raises(ValueError, match="exceeds 2048"):
         encode(BindingUpdate(options=options))
+
+
+# --- RFC 6275 9.2 receiver checks, RFC 4283/8371 identifiers, Binding Error ---------
+
+
+def test_a_zero_length_mn_identifier_decodes_and_encodes() -> None:
+    # RFC 5213 5.3.6: what a PBA rejecting a PBU without MN-ID carries (status 160).
+    data = bytes.fromhex("3b0106000000a0200007000008010100")
+    pba = decode(data)
+    assert pba.status == Status.MISSING_MN_IDENTIFIER_OPTION
+    assert pba.option(MobileNodeIdentifier) == MobileNodeIdentifier(b"")
+    assert encode(pba) == data
+
+
+@pytest.mark.parametrize("subtype", [2, 3, 4, 5, 6, 7, 8, 200])
+def test_every_mn_identifier_subtype_is_decoded_and_carried(subtype: int) -> None:
+    option = MobileNodeIdentifier(bytes.fromhex("0011223344556677"), subtype)
+    message = decode(encode(BindingUpdate(proxy=True, options=[option]), SRC, DST), SRC, DST)
+    carried = message.option(MobileNodeIdentifier)
+    assert carried == option and carried.key == (subtype, bytes.fromhex("0011223344556677"))
+    assert carried.nai is None
+
+
+def test_mn_identifier_names_its_subtype_in_text() -> None:
+    assert MobileNodeIdentifier("mn1@lab").text == "mn1@lab"
+    assert MobileNodeIdentifier("mn1@lab").key == (1, b"mn1@lab")
+    imsi = MobileNodeIdentifier(bytes.fromhex("001010123456789f"), MnIdSubtype.IMSI)
+    assert imsi.text == "imsi:001010123456789f"
+    assert MobileNodeIdentifier(b"\xff", 1).text == "nai:ff"  # not UTF-8
+    assert MobileNodeIdentifier(b"\x01", 99).text == "subtype99:01"
+
+
+def test_a_payload_proto_other_than_59_asks_for_a_parameter_problem() -> None:
+    data = bytearray(encode(BindingUpdate(proxy=True)))
+    data[0] = 6
+    with pytest.raises(ProtocolError) as raised:
+        decode(bytes(data))
+    assert (raised.value.reaction, raised.value.pointer) == (Reaction.PARAMETER_PROBLEM, 0)
+
+
+def test_an_unknown_mh_type_asks_for_a_binding_error() -> None:
+    with pytest.raises(ProtocolError) as raised:
+        decode(bytes.fromhex("3b00c80000000000"))
+    assert raised.value.reaction is Reaction.BINDING_ERROR
+
+
+def test_a_bad_checksum_is_discarded_silently() -> None:
+    data = bytearray(encode(BindingUpdate(proxy=True), SRC, DST))
+    data[4] ^= 0xFF
+    with pytest.raises(ProtocolError) as raised:
+        decode(bytes(data), SRC, DST)
+    assert raised.value.reaction is Reaction.DISCARD
+
+
+def test_binding_error_round_trips() -> None:
+    error = BindingError(status=BindingErrorStatus.UNRECOGNIZED_MH_TYPE)
+    data = encode(error, SRC, DST)
+    assert len(data) == 24 and data[2] == 7
+    assert decode(data, SRC, DST).status == 2
+    assert decode(data).home_address == IPv6Address("::")

@@ -18,7 +18,7 @@ def load(path: Path) -> dict:
 
 
 def test_vector_sets_are_present() -> None:
-    assert len(VALID) >= 9 and len(MALFORMED) >= 19
+    assert len(VALID) >= 18 and len(MALFORMED) >= 21
 
 
 @pytest.mark.parametrize("path", VALID, ids=[p.stem for p in VALID])
@@ -39,3 +39,6 @@ def test_malformed_vector_raises_protocol_error(path: Path) -> None:
     assert raised.value.status == Status(vector["status"])
     assert raised.value.status.name == vector["status_name"]
     assert vector["error"] in raised.value.reason
+    # RFC 6275 9.2: what the receiver does besides discarding.
+    assert raised.value.reaction == vector["reaction"]
+    assert raised.value.pointer == vector.get("pointer")

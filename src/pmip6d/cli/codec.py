@@ -2,8 +2,9 @@
 
 Field conversion is driven by each dataclass's field types, so a new option
 class gets a JSON form without touching this module. Keys that are derived
-from other fields (type code, status name, timestamp seconds) are written on
-output and, when given on input, must agree with the fields.
+from other fields (type code, status name, timestamp seconds, an MN
+identifier's NAI text) are written on output and, when given on input, must
+agree with the fields; `seconds` and `nai` may also stand alone.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from pmip6d.wire import (
     MESSAGE_CLASSES,
     OPTION_CLASSES,
+    MobileNodeIdentifier,
     MobilityMessage,
     Option,
     Status,
@@ -74,6 +76,8 @@ def option_to_json(option: Option) -> dict[str, Any]:
         form[name] = _FIELD_FORMS[kind][0](getattr(option, name))
     if isinstance(option, Timestamp):
         form["seconds"] = option.seconds
+    if isinstance(option, MobileNodeIdentifier) and option.nai is not None:
+        form["nai"] = option.nai
     return form
 
 
@@ -132,7 +136,9 @@ def option_from_json(form: Any) -> Option:
     given = dict(form)
     if cls is Timestamp and "value" not in given and "seconds" in given:
         given["value"] = _timestamp_value(given.pop("seconds"))
-    derived = {"type", "code", "seconds"}
+    if cls is MobileNodeIdentifier and "identifier" not in given and "nai" in given:
+        given["identifier"] = _expect(str, str)(given["nai"]).encode().hex()
+    derived = {"type", "code", "seconds", "nai"}
     option = _build(cls, given, derived, {})
     _check_derived(option_to_json(option), given, derived)
     return option

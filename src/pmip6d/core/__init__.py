@@ -12,13 +12,19 @@ from pmip6d.core.actions import (
     ReleaseBuffer,
     RemoveMnRoute,
     SendMessage,
+    SendParameterProblem,
     SendRouterAdvertisement,
     SetupMnForwarding,
     StartBuffering,
     TeardownMnForwarding,
 )
 from pmip6d.core.binding_cache import BindingCache, BindingCacheEntry, BindingState
-from pmip6d.core.binding_update_list import BindingUpdateList, BindingUpdateListEntry, BulState
+from pmip6d.core.binding_update_list import (
+    BindingUpdateList,
+    BindingUpdateListEntry,
+    BulEvent,
+    BulState,
+)
 from pmip6d.core.lma import LocalMobilityAnchor, Transition
 from pmip6d.core.mag import MobileAccessGateway
 
@@ -29,6 +35,7 @@ __all__ = [
     "BindingState",
     "BindingUpdateList",
     "BindingUpdateListEntry",
+    "BulEvent",
     "BulState",
     "DiscardBuffer",
     "HandBackHeld",
@@ -42,6 +49,7 @@ __all__ = [
     "ReleaseBuffer",
     "RemoveMnRoute",
     "SendMessage",
+    "SendParameterProblem",
     "SendRouterAdvertisement",
     "SetupMnForwarding",
     "StartBuffering",

@@ -4,6 +4,11 @@ Each action is a small frozen dataclass; the daemon carries them out in list
 order, because the order matters (a buffer rule before a de-registration's
 PBA and before the route removal; a new route and the buffer's release
 before a registration's PBA). Prefix tuples keep the order of the policy store.
+
+An MN attached through two interfaces has two mobility sessions (RFC 5213
+5.4). The LMA's actions name theirs in `session` ("<MN-ID>#<number>"), the
+MAG's by `access_interface`: what the daemon keys per-session state by
+(buffers, holds), where `mn_id` alone would mix the two.
 """
 
 from __future__ import annotations
@@ -12,17 +17,32 @@ from dataclasses import dataclass, field
 from ipaddress import IPv6Address, IPv6Network
 from typing import Any, Literal
 
-from pmip6d.wire import BindingAcknowledgement, BindingUpdate, Heartbeat
+from pmip6d.wire import BindingAcknowledgement, BindingError, BindingUpdate, Heartbeat
 
 Prefixes = tuple[IPv6Network, ...]
 
 
 @dataclass(frozen=True)
 class SendMessage:
-    """Send a PBU, PBA or Heartbeat to `dst` (encode with src = our address, dst = `dst`)."""
+    """Send a PBU, PBA, Heartbeat or Binding Error to `dst` (encode with src = our
+    address, dst = `dst`)."""
 
     dst: IPv6Address
-    message: BindingUpdate | BindingAcknowledgement | Heartbeat
+    message: BindingUpdate | BindingAcknowledgement | Heartbeat | BindingError
+
+
+@dataclass(frozen=True)
+class SendParameterProblem:
+    """ICMPv6 Parameter Problem, code 0 (RFC 4443 3.4), to `dst` about the Mobility
+    Header `invoking` it sent to `to` (RFC 6275 9.2). `pointer` counts octets from
+    the start of the Mobility Header: the daemon adds the offset of the Mobility
+    Header in the invoking packet (40 behind a bare IPv6 header) and quotes the
+    invoking packet, IPv6 header rebuilt from `dst` -> `to`, as far as it fits."""
+
+    dst: IPv6Address
+    to: IPv6Address
+    invoking: bytes
+    pointer: int
 
 
 @dataclass(frozen=True)
@@ -45,6 +65,7 @@ class InstallMnRoute:
     mn_id: str
     prefixes: Prefixes
     mag_address: IPv6Address
+    session: str = ""  # the mobility session (MN identifier#number); see module doc
 
 
 @dataclass(frozen=True)
@@ -54,6 +75,7 @@ class RemoveMnRoute:
     mn_id: str
     prefixes: Prefixes
     mag_address: IPv6Address
+    session: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,6 +84,7 @@ class StartBuffering:
 
     mn_id: str
     prefixes: Prefixes
+    session: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,6 +94,7 @@ class ReleaseBuffer:
     mn_id: str
     prefixes: Prefixes
     mag_address: IPv6Address
+    session: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,6 +103,7 @@ class DiscardBuffer:
 
     mn_id: str
     prefixes: Prefixes
+    session: str = ""
 
 
 # --- MAG -------------------------------------------------------------------
@@ -107,8 +132,12 @@ class TeardownMnForwarding:
 
 @dataclass(frozen=True)
 class SendRouterAdvertisement:
-    """Unicast RA to the MN (RFC 5213 6.7) from the shared access link-local and
-    link-layer source, advertising its home network prefixes on-link for SLAAC."""
+    """RA to the MN (RFC 5213 6.7: unicast to the MN) from the shared access
+    link-local and link-layer source, advertising its home network prefixes
+    on-link for SLAAC. The frame goes to `mn_link_layer`; the IPv6 destination
+    is the MN's link-local address once an RS has told it (`destination`),
+    ff02::1 before (a PMIPv6 access link is point-to-point, RFC 5213 6.2, so it
+    reaches that one MN all the same)."""
 
     access_interface: str
     mn_link_layer: str
@@ -118,6 +147,7 @@ class SendRouterAdvertisement:
     router_lifetime: int
     prefix_valid_lifetime: int
     prefix_preferred_lifetime: int
+    destination: IPv6Address = IPv6Address("ff02::1")
 
 
 @dataclass(frozen=True)
@@ -126,19 +156,25 @@ class HoldForMn:
 
     mn_id: str
     prefixes: Prefixes
+    access_interface: str = ""
 
 
 @dataclass(frozen=True)
 class HandBackHeld:
-    """The de-registration is settled: send what was held back to the LMA and stop holding."""
+    """Send what was held back to the LMA. `final` (the de-registration is settled):
+    and stop holding. Not final: a de-registration went unanswered and is sent
+    again; hand back what is held so far and go on holding (see MobileAccessGateway)."""
 
     mn_id: str
     prefixes: Prefixes
     lma_address: IPv6Address
+    access_interface: str = ""
+    final: bool = True
 
 
 LmaAction = (
     SendMessage
+    | SendParameterProblem
     | LogEvent
     | InstallMnRoute
     | RemoveMnRoute
@@ -148,6 +184,7 @@ LmaAction = (
 )
 MagAction = (
     SendMessage
+    | SendParameterProblem
     | LogEvent
     | SetupMnForwarding
     | TeardownMnForwarding

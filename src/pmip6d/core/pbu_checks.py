@@ -4,16 +4,23 @@ RFC 5213 section 5.3.1 lists the checks an LMA applies before touching its
 binding cache; each row here is one of them with the status it answers with.
 Rows run in order and the first one violated decides the PBA status, so a
 rejected PBU is fully decided before the binding cache is looked at for change.
+A row whose status is None discards the message without an answer.
+
+`entry` is the mobility session the PBU is for, as `core.lookup` found it
+(RFC 5213 5.4.1) without changing anything: the timestamp and sequence checks
+compare against that session. Whether requested prefixes form one session's
+set (159) is the lookup's to say, not a check's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from ipaddress import IPv6Address, IPv6Network
 
 from pmip6d.config import MnProfile, Policy, ProtocolConstants
-from pmip6d.core.binding_cache import BindingCacheEntry
+from pmip6d.core.binding_cache import BindingCacheEntry, MnKey
 from pmip6d.core.sequence import is_newer
 from pmip6d.wire import (
     AccessTechnologyType,
@@ -28,7 +35,8 @@ from pmip6d.wire import (
 
 @dataclass(frozen=True)
 class PbuContext:
-    """Everything a check may look at; nothing in it is changed by checking."""
+    """Everything a check may look at; nothing in it is changed by checking (what is
+    derived from the PBU is worked out once: `cached_property`)."""
 
     src: IPv6Address
     pbu: BindingUpdate
@@ -36,25 +44,44 @@ class PbuContext:
     policy: Policy
     timers: ProtocolConstants
     entry: BindingCacheEntry | None
+    # The policy's profiles by (MN-ID subtype, identifier): RFC 8371 identifiers
+    # find their profile the same way an NAI does (`core.profiles`).
+    profiles: Mapping[MnKey, MnProfile] | None = None
 
-    @property
-    def mn_id(self) -> str | None:
+    @cached_property
+    def mn_option(self) -> MobileNodeIdentifier | None:
+        """The MN-ID option, if one with a non-empty identifier is present."""
         option = self.pbu.option(MobileNodeIdentifier)
-        return None if option is None else option.nai
+        return option if option is not None and option.identifier else None
 
-    @property
+    @cached_property
+    def mn_id(self) -> str | None:
+        option = self.mn_option
+        return None if option is None else option.text
+
+    @cached_property
+    def mn_key(self) -> MnKey | None:
+        option = self.mn_option
+        return None if option is None else option.key
+
+    @cached_property
     def profile(self) -> MnProfile | None:
-        mn_id = self.mn_id
-        return None if mn_id is None else self.policy.profile(mn_id)
+        key = self.mn_key
+        if key is None:
+            return None
+        if self.profiles is not None:
+            return self.profiles.get(key)
+        nai = self.mn_option.nai
+        return None if nai is None else self.policy.profile(nai)
 
-    @property
+    @cached_property
     def requested_prefixes(self) -> tuple[IPv6Network, ...]:
         """The HNPs asked for by value; the all-zero ::/0 request ("assign one") is left out."""
         return tuple(
             o.prefix for o in self.pbu.options_of(HomeNetworkPrefix) if o.prefix.prefixlen != 0
         )
 
-    @property
+    @cached_property
     def timestamp(self) -> Timestamp | None:
         return self.pbu.option(Timestamp)
 
@@ -84,91 +111,94 @@ def _prefix_not_authorized(ctx: PbuContext) -> bool:
     return not set(ctx.requested_prefixes) <= set(ctx.profile.home_network_prefixes)
 
 
-def _prefix_set_differs_from_entry(ctx: PbuContext) -> bool:
-    requested = set(ctx.requested_prefixes)
-    return ctx.entry is not None and bool(requested) and requested != set(ctx.entry.prefixes)
-
-
 @dataclass(frozen=True)
 class Check:
     number: int
-    status: Status
+    status: Status | None  # None: discard without an answer
     reason: str
     violated: Callable[[PbuContext], bool]
 
 
 CHECKS: tuple[Check, ...] = (
+    # A Binding Update without the P flag is a Mobile IPv6 registration, and this
+    # LMA is no home agent. (152 PROXY_REG_NOT_ENABLED means "proxy registration
+    # not enabled for the mobile node", a policy answer to a PBU: every profile
+    # here enables it.) A home registration (H set) gets what RFC 6275 10.3.1
+    # answers from a node not configured as a home agent: 131 ...
     Check(
         1,
+        Status.HOME_REGISTRATION_NOT_SUPPORTED,
+        "Binding Update without the proxy (P) flag: a home registration, and this is no home agent",
+        lambda c: not c.pbu.proxy and c.pbu.home,
+    ),
+    # ... a correspondent registration (H clear) lacks the Binding Authorization
+    # Data RFC 6275 9.5.1 requires of one, and is discarded.
+    Check(
+        2,
+        None,
+        "Binding Update with neither the proxy (P) nor the home (H) flag",
+        lambda c: not c.pbu.proxy and not c.pbu.home,
+    ),
+    # RFC 5213 5.3.1; a zero-length identifier names no one either.
+    Check(
+        3,
         Status.MISSING_MN_IDENTIFIER_OPTION,
         "no Mobile Node Identifier option",
         lambda c: c.mn_id is None,
     ),
     Check(
-        2,
-        Status.PROXY_REG_NOT_ENABLED,
-        "Binding Update without the proxy (P) flag; this LMA serves only proxy registrations",
-        lambda c: not c.pbu.proxy,
-    ),
-    Check(
-        3,
+        4,
         Status.MAG_NOT_AUTHORIZED_FOR_PROXY_REG,
         "sender is not an authorized MAG in the policy store",
         lambda c: not c.policy.is_authorized_mag(c.src),
     ),
     Check(
-        4,
+        5,
         Status.NOT_LMA_FOR_THIS_MOBILE_NODE,
         "mobile node has no profile in the policy store",
         lambda c: c.profile is None,
     ),
     Check(
-        5,
+        6,
         Status.TIMESTAMP_MISMATCH,
         "Timestamp option missing or outside TimestampValidityWindow",
         _timestamp_out_of_window,
     ),
     Check(
-        6,
+        7,
         Status.TIMESTAMP_LOWER_THAN_PREV_ACCEPTED,
         "Timestamp not later than the last accepted one",
         _timestamp_not_newer,
     ),
     Check(
-        7,
+        8,
         Status.SEQUENCE_NUMBER_OUT_OF_WINDOW,
         "sequence number not greater than the last accepted one (mod 2^16)",
         _sequence_not_newer,
     ),
     Check(
-        8,
+        9,
         Status.MISSING_HOME_NETWORK_PREFIX_OPTION,
         "no Home Network Prefix option",
         lambda c: c.pbu.option(HomeNetworkPrefix) is None,
     ),
     Check(
-        9,
+        10,
         Status.MISSING_HANDOFF_INDICATOR_OPTION,
         "no Handoff Indicator option",
         lambda c: c.pbu.option(HandoffIndicator) is None,
     ),
     Check(
-        10,
+        11,
         Status.MISSING_ACCESS_TECH_TYPE_OPTION,
         "no Access Technology Type option",
         lambda c: c.pbu.option(AccessTechnologyType) is None,
     ),
     Check(
-        11,
+        12,
         Status.NOT_AUTHORIZED_FOR_HOME_NETWORK_PREFIX,
         "a requested prefix is not in the mobile node's profile",
         _prefix_not_authorized,
-    ),
-    Check(
-        12,
-        Status.BCE_PBU_PREFIX_SET_DO_NOT_MATCH,
-        "requested prefixes differ from the binding cache entry's",
-        _prefix_set_differs_from_entry,
     ),
 )
 

@@ -119,9 +119,11 @@ class MagHolding:
         if self.pool.get(mn_id) is None:
             self.pool.open(mn_id, time.time())
 
-    async def hand_back(self, mn_id: str, lma: IPv6Address) -> None:
+    async def hand_back(self, mn_id: str, lma: IPv6Address, final: bool = True) -> None:
+        """Send what is held for `mn_id` to the LMA; `final`: and stop holding."""
         now = time.time()
-        self._holding.discard(mn_id)
+        if final:
+            self._holding.discard(mn_id)
         buffer = self.pool.get(mn_id)
         handles = buffer.take_all(now) if buffer is not None else []
         packets = [self._held.pop(handle) for handle in handles]
@@ -134,9 +136,14 @@ class MagHolding:
                 self.log.emit("hand_back_send_failed", "warning", mn_id=mn_id, error=str(exc))
         self.counters["handed_back_packets"] += len(packets)
         dropped = buffer.stats(now)["dropped_total"] if buffer is not None else 0
-        self.log.emit("hand_back_sent", mn_id=mn_id, packets=len(packets), dropped=dropped)
+        self.log.emit(
+            "hand_back_sent", mn_id=mn_id, packets=len(packets), dropped=dropped, final=final
+        )
+        # The emptied buffer is closed; an early hand-back leaves the hold route in
+        # place, and what it catches next opens a new buffer.
         self.pool.forget(mn_id)
-        await self._disarm(mn_id)
+        if final:
+            await self._disarm(mn_id)
 
     async def _disarm(self, mn_id: str) -> None:
         for prefix in self._owner.remove_mn(mn_id):

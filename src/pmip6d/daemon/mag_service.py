@@ -165,7 +165,9 @@ class MagService(ServiceBase):
                 self.log.emit("rs_without_link_layer", "debug", interface=rs.ifname)
                 continue
             link_layer = mac_text(rs.link_layer_address)
-            self.submit(self.machine.router_solicited(rs.ifname, link_layer, time.time()))
+            self.submit(
+                self.machine.router_solicited(rs.ifname, link_layer, time.time(), rs.source)
+            )
 
     @carries_out(SetupMnForwarding)
     async def _setup(self, action: SetupMnForwarding) -> None:
@@ -212,7 +214,9 @@ class MagService(ServiceBase):
             valid_lifetime=action.prefix_valid_lifetime,
             preferred_lifetime=action.prefix_preferred_lifetime,
         )
-        self.advertiser.send(action.access_interface, message)
+        # RFC 5213 6.7: unicast to the MN once its link-local address is known.
+        destination = None if action.destination.is_multicast else action.destination
+        self.advertiser.send(action.access_interface, message, destination)
 
     @carries_out(HoldForMn)
     def _hold(self, action: HoldForMn) -> None:
@@ -222,4 +226,4 @@ class MagService(ServiceBase):
     @carries_out(HandBackHeld)
     async def _hand_back(self, action: HandBackHeld) -> None:
         assert self.holding is not None
-        await self.holding.hand_back(action.mn_id, action.lma_address)
+        await self.holding.hand_back(action.mn_id, action.lma_address, final=action.final)

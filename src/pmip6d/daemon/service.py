@@ -24,14 +24,16 @@ from pyroute2 import AsyncIPRoute
 
 from pmip6d.config import NodeConfig, Policy
 from pmip6d.control import ControlError
-from pmip6d.core.actions import LogEvent, SendMessage
+from pmip6d.core.actions import LogEvent, SendMessage, SendParameterProblem
 from pmip6d.daemon.dispatch import Handler, action_table, carries_out
 from pmip6d.daemon.eventlog import EventLog
 from pmip6d.io import ownership
+from pmip6d.io.icmpv6 import ErrorSender
 from pmip6d.io.mh_socket import MobilityHeaderSocket
 from pmip6d.io.route_request import RouteRequests
 from pmip6d.io.tunnels import TunnelDriver, select_driver
 from pmip6d.wire import ProtocolError, decode, encode
+from pmip6d.wire.parameter_problem import parameter_problem
 
 
 def restart_counter_at(now: float) -> int:
@@ -65,6 +67,7 @@ class ServiceBase:
         self.mh: MobilityHeaderSocket | None = None
         self._queue: asyncio.Queue = asyncio.Queue()
         self._worker: asyncio.Task | None = None
+        self.icmpv6 = ErrorSender()
         # Set by the reactor: carrying out an action (a buffer release, say)
         # can move the next deadline, and no input may follow to notice it.
         self.deadline_changed: Callable[[], None] = lambda: None
@@ -108,6 +111,7 @@ class ServiceBase:
             self._worker.cancel()
         if self.mh is not None:
             self.mh.close()
+        self.icmpv6.close()
         if self.ipr is not None:
             await ownership.remove_owned_state(self.ipr)
             self.ipr.close()
@@ -138,8 +142,14 @@ class ServiceBase:
             try:
                 message = decode(datagram.payload, datagram.source, datagram.destination)
             except ProtocolError as exc:
+                # RFC 6275 9.2: the core says whether to answer (and logs it).
                 self.io_counters[f"malformed.{exc.status.name}"] += 1
-                self.log.emit("malformed_message", "warning", src=datagram.source, error=exc.reason)
+                source, destination = datagram.source, datagram.destination
+                self.submit(
+                    self.machine.undecodable(
+                        source, destination, datagram.payload, exc, time.time()
+                    )
+                )
                 continue
             self.submit(self.machine.receive(datagram.source, message, time.time()))
 
@@ -185,6 +195,11 @@ class ServiceBase:
     def _send(self, action: SendMessage) -> None:
         assert self.mh is not None
         self.mh.send(action.dst, encode(action.message, self.local_address, action.dst))
+
+    @carries_out(SendParameterProblem)
+    def _send_parameter_problem(self, action: SendParameterProblem) -> None:
+        message = parameter_problem(action.dst, action.to, action.invoking, action.pointer)
+        self.icmpv6.send(str(action.dst), message)
 
     # -- control --------------------------------------------------------------
 

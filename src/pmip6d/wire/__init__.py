@@ -2,13 +2,21 @@
 
 from .checksum import MH_PROTO, pseudo_header_checksum
 from .codec import IPPROTO_NONE, decode, encode
-from .codes import AccessTechnology, Handoff, Status
-from .errors import ProtocolError
+from .codes import (
+    AccessTechnology,
+    AuthSubtype,
+    BindingErrorStatus,
+    Handoff,
+    MnIdSubtype,
+    Status,
+)
+from .errors import ProtocolError, Reaction
 from .messages import (
     LIFETIME_UNIT,
     MAX_LIFETIME,
     MESSAGE_CLASSES,
     BindingAcknowledgement,
+    BindingError,
     BindingUpdate,
     Heartbeat,
     MobilityMessage,
@@ -21,6 +29,7 @@ from .options import (
     LinkLocalAddress,
     MobileNodeIdentifier,
     MobileNodeLinkLayerIdentifier,
+    MobilityMessageAuthentication,
     Option,
     Pad1,
     PadN,
@@ -37,20 +46,26 @@ __all__ = [
     "OPTION_CLASSES",
     "AccessTechnology",
     "AccessTechnologyType",
+    "AuthSubtype",
     "BindingAcknowledgement",
+    "BindingError",
+    "BindingErrorStatus",
     "BindingUpdate",
     "Handoff",
     "HandoffIndicator",
     "Heartbeat",
     "HomeNetworkPrefix",
     "LinkLocalAddress",
+    "MnIdSubtype",
     "MobileNodeIdentifier",
     "MobileNodeLinkLayerIdentifier",
     "MobilityMessage",
+    "MobilityMessageAuthentication",
     "Option",
     "Pad1",
     "PadN",
     "ProtocolError",
+    "Reaction",
     "RestartCounter",
     "Status",
     "Timestamp",

@@ -10,11 +10,13 @@ from __future__ import annotations
 from ipaddress import IPv6Address
 
 from .checksum import pseudo_header_checksum
-from .errors import malformed
+from .errors import malformed, parameter_problem, unrecognized_type
 from .messages import MESSAGE_CLASSES, MobilityMessage
 from .options import OPTION_CLASSES, Option, Pad1, Padding, PadN, read_tlv_body
 
 IPPROTO_NONE = 59  # RFC 6275 6.1.1: the payload proto a sender sets
+PAYLOAD_PROTO_OFFSET = 0
+HEADER_LENGTH_OFFSET = 1
 HEADER_LENGTH = 6  # payload proto, header len, MH type, reserved, checksum
 CHECKSUM_SLICE = slice(4, 6)
 MAX_MESSAGE_LENGTH = 256 * 8  # header length is one octet of 8-octet units
@@ -32,9 +34,9 @@ def encode(msg: MobilityMessage, src: Address = None, dst: Address = None) -> by
     buf = bytearray((IPPROTO_NONE, 0, msg.MH_TYPE, 0, 0, 0))
     buf += msg.pack_fixed()
     for option in msg.options:
-        _pad_to(buf, *option.ALIGNMENT)
+        pad_to(buf, *option.ALIGNMENT)
         buf += option.pack()
-    _pad_to(buf, 8, 0)
+    pad_to(buf, 8, 0)
     if len(buf) > MAX_MESSAGE_LENGTH:
         raise ValueError(f"message of {len(buf)} octets exceeds {MAX_MESSAGE_LENGTH}")
     buf[1] = len(buf) // 8 - 1
@@ -47,7 +49,9 @@ def decode(data: bytes, src: Address = None, dst: Address = None) -> MobilityMes
     """The message in the Mobility Header `data` (from its payload-proto octet).
 
     With both addresses the checksum is verified. Padding and options of
-    unknown type are dropped (RFC 6275 6.2.1). Raises only ProtocolError.
+    unknown type are dropped (RFC 6275 6.2.1). Raises only ProtocolError, whose
+    `reaction` follows the receiver checks of RFC 6275 9.2 in their order:
+    checksum, Payload Proto, MH type, Header Len.
     """
     addresses = _address_pair(src, dst)
     data = bytes(data)
@@ -56,14 +60,20 @@ def decode(data: bytes, src: Address = None, dst: Address = None) -> MobilityMes
     declared = (data[1] + 1) * 8
     if declared != len(data):
         raise malformed(f"header length says {declared} octets, message has {len(data)}")
-    cls = MESSAGE_CLASSES.get(data[2])
-    if cls is None:
-        raise malformed(f"MH type {data[2]} is not supported")
-    options_start = HEADER_LENGTH + cls.FIXED_LENGTH
-    if options_start > len(data):
-        raise malformed(f"{cls.__name__} of {len(data)} octets is truncated")
     if addresses and pseudo_header_checksum(*addresses, data) != 0:
         raise malformed(f"checksum 0x{data[4]:02x}{data[5]:02x} is wrong for {src} -> {dst}")
+    if data[PAYLOAD_PROTO_OFFSET] != IPPROTO_NONE:
+        raise parameter_problem(
+            f"payload proto {data[0]}, must be {IPPROTO_NONE}", PAYLOAD_PROTO_OFFSET
+        )
+    cls = MESSAGE_CLASSES.get(data[2])
+    if cls is None:
+        raise unrecognized_type(f"MH type {data[2]} is not supported")
+    options_start = HEADER_LENGTH + cls.FIXED_LENGTH
+    if options_start > len(data):
+        raise parameter_problem(
+            f"{cls.__name__} of {len(data)} octets is truncated", HEADER_LENGTH_OFFSET
+        )
     return cls.unpack_fixed(
         data[HEADER_LENGTH:options_start],
         options=_unpack_options(data, options_start),
@@ -79,7 +89,7 @@ def _address_pair(src: Address, dst: Address) -> tuple[IPv6Address, IPv6Address]
     return IPv6Address(src), IPv6Address(dst)
 
 
-def _pad_to(buf: bytearray, n: int, k: int) -> None:
+def pad_to(buf: bytearray, n: int, k: int) -> None:
     """Append Pad1 or PadN so that the next octet sits at n*x + k."""
     gap = (k - len(buf)) % n
     if gap == 1:

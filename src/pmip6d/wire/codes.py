@@ -10,7 +10,11 @@ class Status(IntEnum):
     REASON_UNSPECIFIED = 128
     ADMINISTRATIVELY_PROHIBITED = 129
     INSUFFICIENT_RESOURCES = 130
+    HOME_REGISTRATION_NOT_SUPPORTED = 131
     SEQUENCE_NUMBER_OUT_OF_WINDOW = 135
+    MIPV6_ID_MISMATCH = 144
+    MIPV6_MESG_ID_REQD = 145
+    MIPV6_AUTH_FAIL = 146
     PROXY_REG_NOT_ENABLED = 152
     NOT_LMA_FOR_THIS_MOBILE_NODE = 153
     MAG_NOT_AUTHORIZED_FOR_PROXY_REG = 154
@@ -22,6 +26,34 @@ class Status(IntEnum):
     MISSING_MN_IDENTIFIER_OPTION = 160
     MISSING_HANDOFF_INDICATOR_OPTION = 161
     MISSING_ACCESS_TECH_TYPE_OPTION = 162
+
+
+class BindingErrorStatus(IntEnum):
+    """Binding Error status (RFC 6275 section 6.1.9). Decoding accepts any octet."""
+
+    UNKNOWN_BINDING_FOR_HOME_ADDRESS_OPTION = 1
+    UNRECOGNIZED_MH_TYPE = 2
+
+
+class MnIdSubtype(IntEnum):
+    """Mobile Node Identifier option subtypes (RFC 4283, RFC 8371). Decoding accepts any
+    octet: an identifier of another subtype is carried as its octets."""
+
+    NAI = 1
+    IPV6_ADDRESS = 2
+    IMSI = 3
+    P_TMSI = 4
+    EUI48 = 5
+    EUI64 = 6
+    GUTI = 7
+    DUID = 8
+
+
+class AuthSubtype(IntEnum):
+    """Mobility Message Authentication option subtypes (RFC 4285 section 5)."""
+
+    MN_HA = 1
+    MN_AAA = 2
 
 
 class Handoff(IntEnum):
@@ -46,7 +78,12 @@ class AccessTechnology(IntEnum):
 
 def status_or_int(value: int) -> int:
     """A known status as its enum member, any other octet as a plain int."""
+    return enum_or_int(Status, value)
+
+
+def enum_or_int(enum: type[IntEnum], value: int) -> int:
+    """`value` as a member of `enum` when it names one, else as a plain int."""
     try:
-        return Status(value)
+        return enum(value)
     except ValueError:
         return value

@@ -9,9 +9,10 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
+from ipaddress import IPv6Address
 from typing import ClassVar, TypeVar
 
-from .codes import Status, status_or_int
+from .codes import BindingErrorStatus, Status, enum_or_int, status_or_int
 from .options import Option
 
 MESSAGE_CLASSES: dict[int, type[MobilityMessage]] = {}
@@ -208,4 +209,38 @@ class Heartbeat(MobilityMessage, mh_type=13):
             options=tuple(options),
             checksum=checksum,
             **cls.flags_from_bits(bits),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BindingError(MobilityMessage, mh_type=7):
+    """Binding Error (RFC 6275 6.1.9): `status` 1 (unknown binding for a Home Address
+    option) or 2 (unrecognized MH type), and the home address of the offending
+    packet's Home Address option (`::` when it had none, as PMIPv6 messages do)."""
+
+    FIXED_LENGTH = 18
+    _LAYOUT: ClassVar[struct.Struct] = struct.Struct("!BB16s")  # status, reserved, home address
+
+    status: int = BindingErrorStatus.UNRECOGNIZED_MH_TYPE
+    home_address: IPv6Address = IPv6Address("::")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 <= self.status <= 255:
+            raise ValueError(f"status {self.status} does not fit in one octet")
+        object.__setattr__(self, "status", enum_or_int(BindingErrorStatus, self.status))
+        if not isinstance(self.home_address, IPv6Address):
+            object.__setattr__(self, "home_address", IPv6Address(self.home_address))
+
+    def pack_fixed(self) -> bytes:
+        return self._LAYOUT.pack(self.status, 0, self.home_address.packed)
+
+    @classmethod
+    def unpack_fixed(cls, fixed: bytes, options: Iterable[Option], checksum: int) -> BindingError:
+        status, _reserved, home_address = cls._LAYOUT.unpack(fixed)
+        return cls(
+            status=status,
+            home_address=IPv6Address(home_address),
+            options=tuple(options),
+            checksum=checksum,
         )

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
 from typing import ClassVar, Self
 
+from .codes import AuthSubtype, MnIdSubtype, enum_or_int
 from .errors import malformed
 
 OPTION_CLASSES: dict[int, type[Option]] = {}
-
-NAI_SUBTYPE = 1  # RFC 4283: the only MN identifier subtype defined
 
 
 @dataclass(frozen=True)
@@ -113,29 +112,65 @@ class PadN(Option, Padding, type_code=1):
 
 @dataclass(frozen=True)
 class MobileNodeIdentifier(Option, type_code=8):
-    """MN identifier (RFC 4283) with subtype 1: a Network Access Identifier."""
+    """Mobile Node Identifier (RFC 4283): a subtype and the identifier's octets.
 
-    nai: str
+    Subtype 1 is a Network Access Identifier (UTF-8 text, `nai`); RFC 8371
+    adds IPv6 address, IMSI, P-TMSI, EUI-48, EUI-64, GUTI and DUID (2..8).
+    Every subtype is decoded and carried as octets: what names an MN is the
+    pair (subtype, identifier), `key`. A zero-length identifier is what a PBA
+    rejecting a PBU without MN-ID carries (RFC 5213 5.3.6).
+    `MobileNodeIdentifier("mn1@lab")` is an NAI.
+    """
+
+    identifier: bytes
+    subtype: int = MnIdSubtype.NAI
 
     def __post_init__(self) -> None:
-        encoded = self.nai.encode("utf-8")
-        if not 1 <= len(encoded) <= 254:
-            raise ValueError(f"NAI of {len(encoded)} octets; must be 1..254")
+        if isinstance(self.identifier, str):
+            object.__setattr__(self, "identifier", self.identifier.encode("utf-8"))
+        object.__setattr__(self, "identifier", bytes(self.identifier))
+        object.__setattr__(self, "subtype", enum_or_int(MnIdSubtype, self.subtype))
+        check_octet("MobileNodeIdentifier subtype", self.subtype)
+        if len(self.identifier) > 254:
+            raise ValueError(f"identifier of {len(self.identifier)} octets; must be 0..254")
+
+    @property
+    def nai(self) -> str | None:
+        """The NAI, for subtype 1 in valid UTF-8; None for any other identifier."""
+        if self.subtype != MnIdSubtype.NAI:
+            return None
+        try:
+            return self.identifier.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    @property
+    def key(self) -> tuple[int, bytes]:
+        return int(self.subtype), self.identifier
+
+    @property
+    def text(self) -> str:
+        """A printable name: the NAI itself, or `<subtype>:<hex>` for other identifiers."""
+        return mn_id_text(self.subtype, self.identifier)
 
     def pack_body(self) -> bytes:
-        return bytes((NAI_SUBTYPE,)) + self.nai.encode("utf-8")
+        return bytes((self.subtype,)) + self.identifier
 
     @classmethod
     def unpack_body(cls, body: bytes) -> MobileNodeIdentifier:
-        if len(body) < 2:
-            raise malformed(f"MobileNodeIdentifier option length {len(body)}, expected >= 2")
-        if body[0] != NAI_SUBTYPE:
-            raise malformed(f"MobileNodeIdentifier subtype {body[0]}, only 1 (NAI) is defined")
+        if len(body) < 1:
+            raise malformed("MobileNodeIdentifier option length 0, expected >= 1")
+        return cls(body[1:], body[0])
+
+
+def mn_id_text(subtype: int, identifier: bytes) -> str:
+    if subtype == MnIdSubtype.NAI:
         try:
-            nai = body[1:].decode("utf-8")
+            return identifier.decode("utf-8")
         except UnicodeDecodeError:
-            raise malformed("MobileNodeIdentifier NAI is not UTF-8") from None
-        return cls(nai)
+            pass
+    name = subtype.name.lower() if isinstance(subtype, MnIdSubtype) else f"subtype{subtype}"
+    return f"{name}:{identifier.hex()}"
 
 
 @dataclass(frozen=True)
@@ -292,3 +327,37 @@ class RestartCounter(Option, type_code=28):
     def unpack_body(cls, body: bytes) -> RestartCounter:
         expect_length(cls, body, 4)
         return cls(int.from_bytes(body, "big"))
+
+
+@dataclass(frozen=True)
+class MobilityMessageAuthentication(Option, type_code=9):
+    """Mobility Message Authentication (RFC 4285 section 5): subtype (1, MN-HA), the
+    32-bit Mobility SPI naming the security association, then the authenticator
+    (HMAC-SHA1-96: 12 octets). It MUST be the last option; `wire.auth` computes
+    and checks it. Aligned so that the SPI is on a 4-octet boundary and the option
+    ends the message on an 8-octet boundary with no padding after it."""
+
+    ALIGNMENT = (8, 5)
+    spi: int
+    authenticator: bytes = bytes(12)
+    subtype: int = AuthSubtype.MN_HA
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "authenticator", bytes(self.authenticator))
+        object.__setattr__(self, "subtype", enum_or_int(AuthSubtype, self.subtype))
+        check_octet("Mobility Message Authentication subtype", self.subtype)
+        if not 0 <= self.spi <= 0xFFFFFFFF:
+            raise ValueError(f"Mobility SPI {self.spi} does not fit in 32 bits")
+        if len(self.authenticator) > 250:
+            raise ValueError(f"authenticator of {len(self.authenticator)} octets exceeds 250")
+
+    def pack_body(self) -> bytes:
+        return bytes((self.subtype,)) + self.spi.to_bytes(4, "big") + self.authenticator
+
+    @classmethod
+    def unpack_body(cls, body: bytes) -> MobilityMessageAuthentication:
+        if len(body) < 5:
+            raise malformed(
+                f"MobilityMessageAuthentication option length {len(body)}, expected >= 5"
+            )
+        return cls(int.from_bytes(body[1:5], "big"), body[5:], body[0])

@@ -101,7 +101,9 @@ def pba_as_dict(pba: BindingAcknowledgement) -> dict:
         "status_name": status.name if isinstance(status, Status) else f"UNKNOWN_{int(status)}",
         "sequence": pba.sequence,
         "lifetime": pba.lifetime,
-        "mn_id": None if mn_id is None else mn_id.nai,
+        # A zero-length identifier (RFC 5213 5.3.6: the answer to a PBU without one)
+        # names no MN, like an absent option.
+        "mn_id": None if mn_id is None else mn_id.nai or None,
         "prefixes": [str(o.prefix) for o in pba.options_of(HomeNetworkPrefix)],
         "timestamp_raw": None if timestamp is None else timestamp.value,
         "options": [type(o).__name__ for o in pba.options],
