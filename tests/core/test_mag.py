@@ -413,6 +413,23 @@ def test_an_unanswered_deregistration_hands_back_and_forgets_without_a_give_up()
     assert (mag.counters["deregistrations_unanswered"], mag.counters["give_ups"]) == (1, 0)
 
 
+def test_an_unanswered_deregistration_hands_back_early_at_each_retransmission():
+    # The LMA may have ignored it (5.3.5: the MN registered elsewhere first), and
+    # then no PBA comes for MinDelayBeforeBCEDelete: what is held goes back now,
+    # and the MAG goes on holding until the de-registration is settled.
+    mag = registered(hold=True)
+    mag.mn_detached("eth2", T0 + 10)
+    actions = without_logs(mag.on_timer(T0 + 11))  # the first retransmission
+    assert [type(a) for a in actions] == [HandBackHeld, SendMessage]
+    assert actions[0] == HandBackHeld(MN1, (MN1_HNP,), LMAA, "eth2", final=False)
+    assert actions[1].message.lifetime == 0
+    pba = pba_for(actions[1].message)
+    assert without_logs(mag.receive(LMAA, pba, T0 + 11.01)) == [
+        HandBackHeld(MN1, (MN1_HNP,), LMAA, "eth2")
+    ]
+    assert mag.counters["early_hand_backs"] == 1
+
+
 def test_a_deregistration_is_not_retransmitted_past_min_delay_before_bce_delete():
     mag = registered(hold=True)  # 7 retransmissions allowed: 1+2+4+8+... s
     mag.mn_detached("eth2", T0 + 10)
