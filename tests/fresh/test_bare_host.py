@@ -43,8 +43,12 @@ def _root_and_base():
     if os.geteuid() != 0:
         pytest.fail("tests/fresh needs root and Docker; run scripts/run-tests as root")
     if subprocess.run(["docker", "image", "inspect", BASE], capture_output=True).returncode:
-        proc = subprocess.run([str(ROOT / "scripts" / "build-images"), "--base-only"],
-                              capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(
+            [str(ROOT / "scripts" / "build-images"), "--base-only"],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -70,32 +74,53 @@ class Container:
         self.src = copy_checkout(tmp / "src")
         env, mounts = host_pip_config()
         if caches:
-            for sub, inside in [("apt-archives", "/var/cache/apt/archives"),
-                                ("apt-lists", "/var/lib/apt/lists"),
-                                ("pip", "/root/.cache/pip")]:
+            for sub, inside in [
+                ("apt-archives", "/var/cache/apt/archives"),
+                ("apt-lists", "/var/lib/apt/lists"),
+                ("pip", "/root/.cache/pip"),
+            ]:
                 (CACHE / sub).mkdir(parents=True, exist_ok=True)
                 mounts += ["-v", f"{CACHE / sub}:{inside}"]
         subprocess.run(
-            ["docker", "run", "-d", "--name", self.name, "-v", f"{self.src}:/src",
-             *env, *mounts, BASE, "sleep", "infinity"],
-            check=True, capture_output=True,
+            [
+                "docker",
+                "run",
+                "-d",
+                "--name",
+                self.name,
+                "-v",
+                f"{self.src}:/src",
+                *env,
+                *mounts,
+                BASE,
+                "sleep",
+                "infinity",
+            ],
+            check=True,
+            capture_output=True,
         )
         if caches:
-            self.sh("rm -f /etc/apt/apt.conf.d/docker-clean && echo "
-                    "'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' "
-                    ">/etc/apt/apt.conf.d/keep-debs")
+            self.sh(
+                "rm -f /etc/apt/apt.conf.d/docker-clean && echo "
+                "'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' "
+                ">/etc/apt/apt.conf.d/keep-debs"
+            )
 
     def sh(self, script: str, *, user: str | None = None, timeout: float = 120):
         who = ["-u", user] if user else []
         return subprocess.run(
             ["docker", "exec", *who, "-w", "/src", self.name, "bash", "-c", script],
-            capture_output=True, text=True, timeout=timeout,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def state(self) -> str:
         """What a refused step must not change: installed packages, /src's files."""
-        proc = self.sh("dpkg-query -W -f='${Package} ${Status}\\n' | sha256sum; "
-                       "find /src -printf '%p %s %T@\\n' | sort | sha256sum")
+        proc = self.sh(
+            "dpkg-query -W -f='${Package} ${Status}\\n' | sha256sum; "
+            "find /src -printf '%p %s %T@\\n' | sort | sha256sum"
+        )
         assert proc.returncode == 0, proc.stderr
         return proc.stdout
 
@@ -124,8 +149,17 @@ def test_check_reports_and_installs_nothing(bare):
     proc = bare.sh("scripts/lab prereqs host --check")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     missing = proc.stdout.split("missing packages: ")[1].split(" (install")[0].split()
-    for pkg in ["python3", "python3-venv", "python3-dev", "gcc", "libnetfilter-queue-dev",
-                "iproute2", "iptables", "tshark", "debootstrap"]:
+    for pkg in [
+        "python3",
+        "python3-venv",
+        "python3-dev",
+        "gcc",
+        "libnetfilter-queue-dev",
+        "iproute2",
+        "iptables",
+        "tshark",
+        "debootstrap",
+    ]:
         assert pkg in missing, proc.stdout
     assert "apt-get install -y --no-install-recommends" in proc.stdout
     assert bare.state() == before
@@ -138,9 +172,11 @@ def test_host_step_leaves_the_daemon_importable(bare):
     proc = bare.sh(f".venv/bin/python -c '{IMPORTS}'")
     assert proc.returncode == 0, proc.stderr
     # what the tests use from the packages is on PATH now
-    proc = bare.sh("for c in gcc ip bridge ip6tables sysctl ps ping rdisc6 tcpdump tshark "
-                   "debootstrap xz curl; do PATH=$PATH:/usr/sbin command -v $c >/dev/null "
-                   "|| echo missing $c; done")
+    proc = bare.sh(
+        "for c in gcc ip bridge ip6tables sysctl ps ping rdisc6 tcpdump tshark "
+        "debootstrap xz curl; do PATH=$PATH:/usr/sbin command -v $c >/dev/null "
+        "|| echo missing $c; done"
+    )
     assert proc.stdout == "", proc.stdout
 
 

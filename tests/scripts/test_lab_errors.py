@@ -66,8 +66,15 @@ def clab(*args: str) -> subprocess.CompletedProcess:
 
 def topology(path: Path, name: str, nodes: dict[str, dict]) -> Path:
     """A small containerlab topology of linux nodes linked in a chain."""
-    lines = [f"name: {name}", "topology:", "  defaults:", "    kind: linux",
-             "    image-pull-policy: never", "    privileged: false", "  nodes:"]
+    lines = [
+        f"name: {name}",
+        "topology:",
+        "  defaults:",
+        "    kind: linux",
+        "    image-pull-policy: never",
+        "    privileged: false",
+        "  nodes:",
+    ]
     for node, spec in nodes.items():
         lines.append(f"    {node}:")
         lines.append(f"      image: {spec.get('image', 'debian:bookworm-slim')}")
@@ -101,8 +108,15 @@ def test_unknown_command_or_option(checkout, args, words):
     assert snapshot(checkout) == before
 
 
-@pytest.mark.parametrize("command", [["scripts/lab", "up"], ["scripts/lab", "prereqs"],
-                                     ["scripts/lab", "destroy"], ["scripts/run-tests"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["scripts/lab", "up"],
+        ["scripts/lab", "prereqs"],
+        ["scripts/lab", "destroy"],
+        ["scripts/run-tests"],
+    ],
+)
 def test_not_root(checkout, command):
     before = snapshot(checkout)
     line = one_error_line(run(checkout, *command, prefix=NOBODY))
@@ -137,8 +151,9 @@ def path_without_docker(tmp_path) -> str:
     return str(bindir)
 
 
-@pytest.mark.parametrize("command", [["scripts/lab", "up"], ["scripts/run-tests"],
-                                     ["scripts/lab", "build"]])
+@pytest.mark.parametrize(
+    "command", [["scripts/lab", "up"], ["scripts/run-tests"], ["scripts/lab", "build"]]
+)
 def test_no_docker(checkout, path_without_docker, command):
     before = snapshot(checkout)
     line = one_error_line(run(checkout, *command, env={"PATH": path_without_docker}))
@@ -146,8 +161,15 @@ def test_no_docker(checkout, path_without_docker, command):
     assert snapshot(checkout) == before
 
 
-@pytest.mark.parametrize("command", [["scripts/lab", "up"], ["scripts/run-tests"],
-                                     ["scripts/lab", "build"], ["scripts/lab", "deploy"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["scripts/lab", "up"],
+        ["scripts/run-tests"],
+        ["scripts/lab", "build"],
+        ["scripts/lab", "deploy"],
+    ],
+)
 def test_docker_not_answering(checkout, tmp_path, command):
     dead = tmp_path / "dead.sock"  # no daemon listens here
     before = snapshot(checkout)
@@ -157,8 +179,11 @@ def test_docker_not_answering(checkout, tmp_path, command):
 
 
 def test_image_missing(checkout, tmp_path, base_image):
-    topo = topology(tmp_path / "missing.clab.yml", "pmipv6-test-missing",
-                    {"a": {}, "b": {"image": "pmipv6-lab/absent:test"}})
+    topo = topology(
+        tmp_path / "missing.clab.yml",
+        "pmipv6-test-missing",
+        {"a": {}, "b": {"image": "pmipv6-lab/absent:test"}},
+    )
     line = one_error_line(run(checkout, "scripts/lab", "--topo", str(topo), "deploy"))
     assert line == "lab: image pmipv6-lab/absent:test is missing; run: scripts/lab build"
     assert lab_containers("pmipv6-test-missing") == []
@@ -191,19 +216,25 @@ def test_deploy_failing_halfway_leaves_nothing(checkout, tmp_path, base_image):
     did: the lab is removed, the error is one line, and a second deploy of a
     good topology under the same name works (what `scripts/lab up` reruns)."""
     name = "pmipv6-test-halfway"
-    bad = topology(tmp_path / "halfway.clab.yml", name,
-                   {"a": {}, "b": {"sysctls": {"net.ipv6.conf.all.no_such_setting": 1}}})
+    bad = topology(
+        tmp_path / "halfway.clab.yml",
+        name,
+        {"a": {}, "b": {"sysctls": {"net.ipv6.conf.all.no_such_setting": 1}}},
+    )
     proc = run(checkout, "scripts/lab", "--topo", str(bad), "deploy", env={"TMPDIR": str(tmp_path)})
     line = one_error_line(proc)
     assert line.startswith("lab: containerlab deploy failed: ")
     assert f"the partly deployed lab {name} was removed (0 containers left)" in line
     assert lab_containers(name) == []
     log = (tmp_path / "pmipv6-deploy.log").read_text()
-    assert "no_such_setting" in log  # it failed where it was meant to
+    # it failed where it was meant to, after node a had been created
+    assert 'node "b" deploy: ' in line and "no_such_setting" in line
+    assert log.index("Creating container name=a") < log.index("no_such_setting")
     good = topology(tmp_path / "halfway.clab.yml", name, {"a": {}, "b": {}})
     try:
-        proc = run(checkout, "scripts/lab", "--topo", str(good), "deploy",
-                   env={"TMPDIR": str(tmp_path)})
+        proc = run(
+            checkout, "scripts/lab", "--topo", str(good), "deploy", env={"TMPDIR": str(tmp_path)}
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert len(lab_containers(name)) == 2
     finally:
