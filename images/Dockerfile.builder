@@ -11,13 +11,16 @@
 # Nothing is fetched from PyPI in here (pip inside a container cannot reach
 # it on every machine): the NetfilterQueue sdist and the pyroute2 wheel come
 # in wheelhouse/, pmip6d's source in pmip6d/. Layers are ordered so that a
-# change to pmip6d does not recompile NetfilterQueue.
-FROM debian:bookworm-slim
+# change to pmip6d does not recompile NetfilterQueue. The tools stage needs
+# nothing from the host: `scripts/build-images --prepare` builds it early.
+FROM debian:bookworm-slim AS tools
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
         gcc libc6-dev python3-dev python3-pip python3-setuptools python3-wheel \
         cython3 libnetfilter-queue-dev \
  && rm -rf /var/lib/apt/lists/*
+
+FROM tools
 COPY wheelhouse/ /wheelhouse/
 RUN mkdir /nfq && tar -C /nfq --strip-components=1 -xzf /wheelhouse/NetfilterQueue-*.tar.gz \
  && rm /nfq/netfilterqueue/_impl.c \
