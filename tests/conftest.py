@@ -2,12 +2,14 @@
 
     unit   .venv/bin/python -m pytest -m "not root and not lab"   no root, no Docker
     root   sudo .venv/bin/python -m pytest -m root                 network namespaces, netfilter
-    lab    sudo .venv/bin/python -m pytest -m lab                  Docker, containerlab
+    lab    sudo .venv/bin/python -m pytest -m lab                  root, Docker, containerlab
 
 Every test under tests/io and tests/netns is marked `root`, every test under
-tests/lab `lab`, here, by directory, so no module can forget it; a test
-elsewhere that needs root says so with `@pytest.mark.root`. A root test run
-without root fails, it does not skip: a skipped tier would pass for a checked one.
+tests/lab, tests/scripts (scripts/lab's errors, with labs of their own) and
+tests/fresh (the bare-host set-up in a container) `lab`, here, by directory, so
+no module can forget it; a test elsewhere that needs root says so with
+`@pytest.mark.root`. A root test run without root fails, it does not skip: a
+skipped tier would pass for a checked one.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).resolve().parent
-TIER_OF_DIRECTORY = {"io": "root", "netns": "root", "lab": "lab"}
+TIER_OF_DIRECTORY = {"io": "root", "netns": "root", "lab": "lab", "scripts": "lab", "fresh": "lab"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker

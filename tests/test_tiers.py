@@ -1,6 +1,7 @@
 """The tiers are complete and strict: every test of tests/io and tests/netns is in
-the root tier, every test of tests/lab in the lab tier, the unit tier has
-neither, and a root test without root fails instead of skipping."""
+the root tier, every test of tests/lab, tests/scripts and tests/fresh in the lab
+tier, the unit tier has neither, and a root test without root fails instead of
+skipping."""
 
 from __future__ import annotations
 
@@ -30,8 +31,9 @@ def collected(marker_expression: str) -> list[str]:
 def test_each_test_is_in_the_tier_of_its_directory():
     unit, root, lab = (collected(m) for m in ("not root and not lab", "root", "lab"))
     assert unit and root and lab
-    assert not [t for t in unit if t.startswith(("tests/io/", "tests/netns/", "tests/lab/"))]
-    assert {t.split("/")[1] for t in lab} == {"lab"}
+    tiered = ("tests/io/", "tests/netns/", "tests/lab/", "tests/scripts/", "tests/fresh/")
+    assert not [t for t in unit if t.startswith(tiered)]
+    assert {t.split("/")[1] for t in lab} == {"lab", "scripts", "fresh"}
     outside = [t for t in root if not t.startswith(("tests/io/", "tests/netns/"))]
     # Elsewhere only what says so itself (a probe send in a namespace of its own).
     assert outside == [
