@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pmip6-bench-faults-") as tmp:
         workdir = Path(tmp)
         domain = NamespaceDomain(
-            workdir / "domain", buffering=True, extra_timers=timers, extra_mag=extra_mag
+            workdir / "domain", buffering=True, extra_protocol=timers, extra_mag=extra_mag
         )
         with session.domain_session(domain):
             if args.loss is not None:

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import sys
 
-# What tests/core/test_fuzz_smoke.py takes from this file, which it loads by path.
-from pmipv6_lab.fuzz import LocalMobilityAnchor, main, reframe, run
-
-__all__ = ["LocalMobilityAnchor", "main", "reframe", "run"]
+from pmipv6_lab.fuzz import main
 
 if __name__ == "__main__":
     sys.exit(main())

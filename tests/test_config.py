@@ -67,9 +67,9 @@ def test_rfc_constants_have_rfc_defaults():
 
 def test_every_constant_is_overridable():
     overrides = {"min_delay_before_bce_delete": 2, "timestamp_validity_window": 1.25}
-    config = parse_node_config({**MAG_CONFIG, "timers": overrides})
-    assert config.timers.min_delay_before_bce_delete == 2.0
-    assert config.timers.timestamp_validity_window == 1.25
+    config = parse_node_config({**MAG_CONFIG, "protocol": overrides})
+    assert config.protocol.min_delay_before_bce_delete == 2.0
+    assert config.protocol.timestamp_validity_window == 1.25
     assert config.mag.requested_lifetime == 300
 
 
@@ -127,9 +127,9 @@ def test_role_section_must_match_role():
 
 
 def test_heartbeats_need_at_least_one_missing_heartbeat_allowed():
-    data = {**MAG_CONFIG, "timers": {"missing_heartbeats_allowed": 0}}
+    data = {**MAG_CONFIG, "protocol": {"missing_heartbeats_allowed": 0}}
     message = _error(parse_node_config, data)
-    assert message == "node.yaml: timers.missing_heartbeats_allowed: expected 1 or more"
+    assert message == "node.yaml: protocol.missing_heartbeats_allowed: expected 1 or more"
 
 
 def test_a_limit_out_of_range_is_named_with_its_path():
@@ -162,9 +162,9 @@ def test_the_hand_back_port_is_one_setting_of_both_roles():
 
 
 def test_boolean_is_not_a_number():
-    data = {**MAG_CONFIG, "timers": {"max_bindack_timeout": True}}
+    data = {**MAG_CONFIG, "protocol": {"max_bindack_timeout": True}}
     message = _error(parse_node_config, data)
-    assert "timers.max_bindack_timeout: expected a non-negative number" in message
+    assert "protocol.max_bindack_timeout: expected a non-negative number" in message
 
 
 @pytest.mark.parametrize("lifetime", [0, 301, 262144])

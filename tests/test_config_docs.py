@@ -16,7 +16,7 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 # The page's sections: heading -> the dataclass whose keys its table lists.
 SECTIONS = {
     "## Node configuration": NodeConfig,
-    "### `timers`": ProtocolConstants,
+    "### `protocol`": ProtocolConstants,
     "### `lma`": LmaConfig,
     "### `mag`": MagConfig,
 }

@@ -217,7 +217,7 @@ class NodeConfig:
     tunnel_driver: Literal["auto", "seg6", "ip6tnl", "bpf"] = "auto"
     # Where the LMA receives hand-backs (at its address) and the MAGs send them.
     hand_back_port: int = HAND_BACK_PORT
-    timers: ProtocolConstants = field(default_factory=ProtocolConstants)
+    protocol: ProtocolConstants = field(default_factory=ProtocolConstants)
     lma: LmaConfig | None = None
     mag: MagConfig | None = None
 
@@ -417,11 +417,11 @@ def _check_node(config: NodeConfig, source: str) -> None:
             raise _fail(source, "mag.ra_interval", "expected a number greater than 0")
     if config.lma is not None and not _is_wire_lifetime(config.lma.max_binding_lifetime):
         raise _fail(source, "lma.max_binding_lifetime", _LIFETIME_EXPECTATION)
-    timers = config.timers
-    if timers.initial_bindack_timeout_first_reg <= 0 or timers.initial_bindack_timeout <= 0:
-        raise _fail(source, "timers", "expected bind-ack timeouts greater than 0")
-    if timers.missing_heartbeats_allowed < 1:
-        raise _fail(source, "timers.missing_heartbeats_allowed", "expected 1 or more")
+    protocol = config.protocol
+    if protocol.initial_bindack_timeout_first_reg <= 0 or protocol.initial_bindack_timeout <= 0:
+        raise _fail(source, "protocol", "expected bind-ack timeouts greater than 0")
+    if protocol.missing_heartbeats_allowed < 1:
+        raise _fail(source, "protocol.missing_heartbeats_allowed", "expected 1 or more")
 
 
 def _check_policy(policy: Policy, source: str) -> None:

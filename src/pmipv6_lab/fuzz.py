@@ -131,7 +131,7 @@ def lma_config(use_timestamps: bool, buffering: bool) -> NodeConfig:
     return NodeConfig(
         role="lma",
         policy_file=Path("policy.yaml"),
-        timers=ProtocolConstants(use_timestamps=use_timestamps),
+        protocol=ProtocolConstants(use_timestamps=use_timestamps),
         lma=LmaConfig(address=LMAA, buffering=BufferingConfig(enabled=buffering)),
     )
 

@@ -72,7 +72,7 @@ def lma_config(*, buffering: bool = False, **timers: object) -> NodeConfig:
     return NodeConfig(
         role="lma",
         policy_file=Path("policy.yaml"),
-        timers=replace(ProtocolConstants(), **timers),
+        protocol=replace(ProtocolConstants(), **timers),
         lma=LmaConfig(address=LMAA, buffering=BufferingConfig(enabled=buffering)),
     )
 
@@ -83,7 +83,7 @@ def mag_config(
     return NodeConfig(
         role="mag",
         policy_file=Path("policy.yaml"),
-        timers=replace(ProtocolConstants(), **timers),
+        protocol=replace(ProtocolConstants(), **timers),
         mag=MagConfig(
             proxy_coa=proxy_coa,
             lma_address=LMAA,

@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import IPv6Address
 
-from core_builders import LMAA, POLICY, lma_config, mag_config
-
 from pmip6d.core import (
     Action,
     DiscardBuffer,
@@ -22,6 +20,7 @@ from pmip6d.core import (
     StartBuffering,
 )
 from pmip6d.wire import decode, encode
+from tests.core.core_builders import LMAA, POLICY, lma_config, mag_config
 
 
 @dataclass

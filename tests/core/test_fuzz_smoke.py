@@ -1,13 +1,12 @@
-"""A short run of bench/fuzz.py: mutated PBUs and PBAs never crash the codec or the
-state machines, and a rejected PBU never changes the LMA's binding cache."""
+"""A short run of the fuzzer (pmipv6_lab.fuzz, behind bench/fuzz.py): mutated PBUs
+and PBAs never crash the codec or the state machines, and a rejected PBU never
+changes the LMA's binding cache."""
 
-import importlib.util
 from ipaddress import IPv6Network
-from pathlib import Path
 
 import pytest
-from core_builders import LMAA, MAG1, MN1, POLICY, T0, lma_config
 
+import pmipv6_lab.fuzz
 from pmip6d.core import LocalMobilityAnchor, SendMessage
 from pmip6d.core.prefixes import MAX_PREFIXES_PER_MESSAGE
 from pmip6d.wire import (
@@ -22,20 +21,12 @@ from pmip6d.wire import (
     decode,
     encode,
 )
-
-FUZZ = Path(__file__).resolve().parents[2] / "bench" / "fuzz.py"
-
-
-def load_fuzz():
-    spec = importlib.util.spec_from_file_location("bench_fuzz", FUZZ)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.core.core_builders import LMAA, MAG1, MN1, POLICY, T0, lma_config
 
 
 @pytest.fixture(scope="module")
 def fuzz():
-    return load_fuzz()
+    return pmipv6_lab.fuzz
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -87,7 +78,7 @@ def unpadded_pbu(prefixes: list[IPv6Network]) -> bytes:
     options += b"".join(HomeNetworkPrefix(p).pack() for p in prefixes)
     fixed = BindingUpdate(sequence=1, lifetime=300, ack=True, proxy=True).pack_fixed()
     data = bytearray(bytes((59, 0, 5, 0, 0, 0)) + fixed + options)
-    return bytes(load_fuzz().reframe(data))
+    return bytes(pmipv6_lab.fuzz.reframe(data))
 
 
 def test_an_unpadded_pbu_with_many_prefixes_decodes():

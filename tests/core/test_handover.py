@@ -1,8 +1,5 @@
 """LMA and MAGs talking through the wire codec: registration, handover, loss."""
 
-from core_builders import MAG1, MAG2, MN1, MN1_MAC, T0, without_logs
-from domain import InMemoryDomain
-
 from pmip6d.core import (
     BindingState,
     BulState,
@@ -17,6 +14,8 @@ from pmip6d.core import (
     StartBuffering,
     TeardownMnForwarding,
 )
+from tests.core.core_builders import MAG1, MAG2, MN1, MN1_MAC, T0, without_logs
+from tests.core.domain import InMemoryDomain
 
 
 def test_attach_registers_at_the_lma_and_advertises_the_prefix():

@@ -1,7 +1,10 @@
 """RFC 5847 heartbeats: a MAG learns its LMA's Restart Counter, and re-registers
 its MNs the moment a restarted LMA announces a new one."""
 
-from core_builders import (
+from pmip6d.core import LocalMobilityAnchor, LogEvent, SendMessage
+from pmip6d.core.heartbeat import HeartbeatOutcome, PeerHeartbeat
+from pmip6d.wire import BindingUpdate, Heartbeat, RestartCounter
+from tests.core.core_builders import (
     LMAA,
     MAG1,
     MAG2,
@@ -14,11 +17,7 @@ from core_builders import (
     T0,
     lma_config,
 )
-from domain import InMemoryDomain
-
-from pmip6d.core import LocalMobilityAnchor, LogEvent, SendMessage
-from pmip6d.core.heartbeat import HeartbeatOutcome, PeerHeartbeat
-from pmip6d.wire import BindingUpdate, Heartbeat, RestartCounter
+from tests.core.domain import InMemoryDomain
 
 
 def heartbeats(actions) -> list[SendMessage]:

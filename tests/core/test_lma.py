@@ -5,23 +5,6 @@ import json
 from ipaddress import IPv6Network
 
 import pytest
-from core_builders import (
-    LMAA,
-    MAG1,
-    MAG2,
-    MN1,
-    MN1_HNP,
-    MN1_SESSION,
-    MN2_HNP,
-    POLICY,
-    ROGUE_MAG,
-    T0,
-    lma_config,
-    of_type,
-    only,
-    pbu,
-    without_logs,
-)
 
 from pmip6d.core import (
     BindingState,
@@ -46,6 +29,23 @@ from pmip6d.wire import (
     Timestamp,
     decode,
     encode,
+)
+from tests.core.core_builders import (
+    LMAA,
+    MAG1,
+    MAG2,
+    MN1,
+    MN1_HNP,
+    MN1_SESSION,
+    MN2_HNP,
+    POLICY,
+    ROGUE_MAG,
+    T0,
+    lma_config,
+    of_type,
+    only,
+    pbu,
+    without_logs,
 )
 
 
@@ -434,7 +434,7 @@ def test_snapshot_is_json_and_shows_the_binding():
 
 
 def test_lma_requires_lma_section():
-    from core_builders import mag_config
+    from tests.core.core_builders import mag_config
 
     with pytest.raises(ValueError):
         LocalMobilityAnchor(mag_config(), POLICY)

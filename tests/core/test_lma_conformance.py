@@ -4,25 +4,6 @@ RFC 6275 9.2 answers), each against the RFC text it follows (docs/conformance.md
 from dataclasses import replace
 from ipaddress import IPv6Address, IPv6Network
 
-from core_builders import (
-    LMAA,
-    MAG1,
-    MAG2,
-    MN1,
-    MN1_HNP,
-    MN1_HNP_B,
-    MN1_SESSION,
-    POLICY,
-    ROGUE_MAG,
-    T0,
-    TWO_PREFIXES,
-    lma_config,
-    of_type,
-    only,
-    pbu,
-    without_logs,
-)
-
 from pmip6d.core import (
     InstallMnRoute,
     LocalMobilityAnchor,
@@ -47,6 +28,24 @@ from pmip6d.wire import (
     Status,
     decode,
     encode,
+)
+from tests.core.core_builders import (
+    LMAA,
+    MAG1,
+    MAG2,
+    MN1,
+    MN1_HNP,
+    MN1_HNP_B,
+    MN1_SESSION,
+    POLICY,
+    ROGUE_MAG,
+    T0,
+    TWO_PREFIXES,
+    lma_config,
+    of_type,
+    only,
+    pbu,
+    without_logs,
 )
 
 

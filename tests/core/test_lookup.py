@@ -6,19 +6,6 @@ from dataclasses import replace
 from ipaddress import IPv6Network
 
 import pytest
-from core_builders import (
-    MAG1,
-    MAG2,
-    MN1,
-    MN1_HNP,
-    MN1_HNP_B,
-    MN2_HNP,
-    MULTIHOMED,
-    T0,
-    lma_config,
-    of_type,
-    pbu,
-)
 
 from pmip6d.core import InstallMnRoute, LocalMobilityAnchor, LogEvent, SendMessage
 from pmip6d.core.binding_cache import BindingState
@@ -33,6 +20,19 @@ from pmip6d.core.lookup import (
     look_up,
 )
 from pmip6d.wire import Handoff, Status
+from tests.core.core_builders import (
+    MAG1,
+    MAG2,
+    MN1,
+    MN1_HNP,
+    MN1_HNP_B,
+    MN2_HNP,
+    MULTIHOMED,
+    T0,
+    lma_config,
+    of_type,
+    pbu,
+)
 
 ZERO = IPv6Network("::/0")
 LL1, LL2 = bytes.fromhex("020000000101"), bytes.fromhex("020000000102")

@@ -4,20 +4,6 @@ import json
 from ipaddress import IPv6Address, IPv6Network
 
 import pytest
-from core_builders import (
-    LMAA,
-    MAG1,
-    MN1,
-    MN1_HNP,
-    MN1_MAC,
-    MN2_MAC,
-    POLICY,
-    T0,
-    mag_config,
-    of_type,
-    only,
-    without_logs,
-)
 
 from pmip6d.core import (
     BulState,
@@ -41,6 +27,20 @@ from pmip6d.wire import (
     MobileNodeLinkLayerIdentifier,
     Status,
     Timestamp,
+)
+from tests.core.core_builders import (
+    LMAA,
+    MAG1,
+    MN1,
+    MN1_HNP,
+    MN1_MAC,
+    MN2_MAC,
+    POLICY,
+    T0,
+    mag_config,
+    of_type,
+    only,
+    without_logs,
 )
 
 
@@ -519,7 +519,7 @@ def test_snapshot_is_json():
 
 
 def test_mag_requires_mag_section():
-    from core_builders import lma_config
+    from tests.core.core_builders import lma_config
 
     with pytest.raises(ValueError):
         MobileAccessGateway(lma_config(), POLICY)

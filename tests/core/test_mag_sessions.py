@@ -4,25 +4,6 @@ access interface (RFC 5213 5.4 multihoming), and the MAG side of issue 14."""
 from ipaddress import IPv6Address
 
 import pytest
-from core_builders import (
-    LMAA,
-    MAG1,
-    MAG2,
-    MN1,
-    MN1_HNP,
-    MN1_HNP_B,
-    MN1_MAC,
-    MN1_MAC_B,
-    MULTIHOMED,
-    POLICY,
-    T0,
-    lma_config,
-    mag_config,
-    of_type,
-    only,
-    without_logs,
-)
-from domain import InMemoryDomain
 
 from pmip6d.core import (
     BulState,
@@ -53,6 +34,25 @@ from pmip6d.wire import (
     RestartCounter,
     Status,
 )
+from tests.core.core_builders import (
+    LMAA,
+    MAG1,
+    MAG2,
+    MN1,
+    MN1_HNP,
+    MN1_HNP_B,
+    MN1_MAC,
+    MN1_MAC_B,
+    MULTIHOMED,
+    POLICY,
+    T0,
+    lma_config,
+    mag_config,
+    of_type,
+    only,
+    without_logs,
+)
+from tests.core.domain import InMemoryDomain
 
 
 def make_mag(policy=POLICY, **kwargs) -> MobileAccessGateway:

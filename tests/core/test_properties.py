@@ -3,20 +3,6 @@
 import copy
 from ipaddress import IPv6Network
 
-from core_builders import (
-    MAG1,
-    MAG2,
-    MN1_MAC,
-    MN1_MAC_B,
-    MN2_MAC,
-    MULTIHOMED,
-    POLICY,
-    ROGUE_MAG,
-    T0,
-    lma_config,
-    pbu,
-)
-from domain import InMemoryDomain
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,6 +15,20 @@ from pmip6d.core import (
     SendMessage,
 )
 from pmip6d.wire import Status
+from tests.core.core_builders import (
+    MAG1,
+    MAG2,
+    MN1_MAC,
+    MN1_MAC_B,
+    MN2_MAC,
+    MULTIHOMED,
+    POLICY,
+    ROGUE_MAG,
+    T0,
+    lma_config,
+    pbu,
+)
+from tests.core.domain import InMemoryDomain
 
 MAGS = [MAG1, MAG2]
 INTERFACES = ["eth2", "eth3"]

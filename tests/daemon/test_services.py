@@ -81,7 +81,7 @@ def lma_service(calls: list) -> LmaService:
     service.tunnels = Recorder("tunnels", calls)
     service.mh = Recorder("mh", calls)
     service.icmpv6 = Recorder("icmpv6", calls)
-    service.buffers = LmaBuffering(config.lma.buffering, config.timers, log, kernel=QueueModel())
+    service.buffers = LmaBuffering(config.lma.buffering, config.protocol, log, kernel=QueueModel())
     service.buffers.start()
     return service
 

@@ -33,7 +33,7 @@ def started(domain_factory, **options) -> NamespaceDomain:
 def test_handovers_complete_by_retransmission_with_30_percent_signalling_lost(
     domain_factory, tmp_path
 ):
-    domain = started(domain_factory, buffering=True, extra_timers=FAST_RETRANSMISSION)
+    domain = started(domain_factory, buffering=True, extra_protocol=FAST_RETRANSMISSION)
     drop_signalling(domain, 0.3)
     result = repeated_handovers(domain, tmp_path / "run", rate=500, handovers=4)
     report, signalling = result["report"], result["signalling"]

@@ -7,7 +7,7 @@ the PBA status, that `pmip6ctl status` shows the binding cache as it was, and
 that exactly `rejected.<STATUS>` (and `rejected`) went up by one.
 
 MAG2 is built but left out of the policy's authorized MAGs: the unknown MAG.
-The timestamp window is widened to 5 s (`timers.timestamp_validity_window`) so
+The timestamp window is widened to 5 s (`protocol.timestamp_validity_window`) so
 a loaded test host cannot turn a 157 case into a 156; the 135 case runs
 against a second LMA with `use_timestamps: false`.
 """
@@ -85,7 +85,7 @@ def timestamps(tmp_path_factory):
         tmp_path_factory,
         "hostile-ts",
         authorized_mags=[1],
-        extra_timers={"timestamp_validity_window": 5.0},
+        extra_protocol={"timestamp_validity_window": 5.0},
     )
     yield lab
     teardown()
@@ -94,7 +94,10 @@ def timestamps(tmp_path_factory):
 @pytest.fixture(scope="module")
 def sequence(tmp_path_factory):
     lab, teardown = start_lab(
-        tmp_path_factory, "hostile-seq", authorized_mags=[1], extra_timers={"use_timestamps": False}
+        tmp_path_factory,
+        "hostile-seq",
+        authorized_mags=[1],
+        extra_protocol={"use_timestamps": False},
     )
     yield lab
     teardown()

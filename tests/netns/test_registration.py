@@ -45,7 +45,7 @@ def test_handover_keeps_the_address_and_moves_the_binding(domain):
 
 
 def test_deregistration_without_reattach_deletes_the_binding_after_the_delay(domain_factory):
-    d = domain_factory(buffering=False, extra_timers={"min_delay_before_bce_delete": 1.0})
+    d = domain_factory(buffering=False, extra_protocol={"min_delay_before_bce_delete": 1.0})
     d.start_all()
     d.wait_for(d.mn_address, "MN address", timeout=20)
     d.detach(1)

@@ -147,7 +147,7 @@ class LocalMobilityAnchor:
     def start(self, now: float) -> list[LmaAction]:
         """Announce our (new) Restart Counter to every MAG we serve (RFC 5847 3.4): a
         MAG that knew another one re-registers its MNs instead of waiting for a refresh."""
-        if self.config.timers.heartbeat_interval <= 0:
+        if self.config.protocol.heartbeat_interval <= 0:
             return []
         self.counters["heartbeat_announcements"] += len(self.policy.authorized_mags)
         return [
@@ -298,14 +298,16 @@ class LocalMobilityAnchor:
 
     def _follow_bindings(self, now: float) -> None:
         """Heartbeat peers are the MAGs that sessions point to, no more, no fewer."""
-        interval = self.config.timers.heartbeat_interval
+        interval = self.config.protocol.heartbeat_interval
         if interval <= 0:
             return
         wanted = self.binding_cache.active_mags() - self.heartbeats_refused
         for peer in set(self.peers) - wanted:
             del self.peers[peer]
         for peer in wanted - set(self.peers):
-            heartbeat = PeerHeartbeat(peer, interval, self.config.timers.missing_heartbeats_allowed)
+            heartbeat = PeerHeartbeat(
+                peer, interval, self.config.protocol.missing_heartbeats_allowed
+            )
             heartbeat.next_request_at = now + interval
             self.peers[peer] = heartbeat
 
@@ -318,7 +320,7 @@ class LocalMobilityAnchor:
             pbu=pbu,
             now=now,
             policy=self.policy,
-            timers=self.config.timers,
+            protocol=self.config.protocol,
             entry=None,
             profiles=self.profiles,
         )
@@ -429,9 +431,9 @@ class LocalMobilityAnchor:
         buffering = self.buffering
         updated = self._record(ctx, entry, entry.prefixes, 0, BindingState.DEREGISTERED)
         updated.buffering = buffering
-        timers = self.config.timers
+        protocol = self.config.protocol
         hold = self.config.lma.buffering.hold_time
-        wait = hold if buffering and hold is not None else timers.min_delay_before_bce_delete
+        wait = hold if buffering and hold is not None else protocol.min_delay_before_bce_delete
         updated.expires_at = ctx.now + wait
         actions: list[LmaAction] = []
         if buffering:
@@ -453,7 +455,7 @@ class LocalMobilityAnchor:
         key = (ctx.mn_key, ctx.src)
         pending = self.pending.get(key)
         # A retransmission while waiting replaces the PBU waited on, not the deadline.
-        deadline = now + self.config.timers.max_delay_before_new_bce_assign
+        deadline = now + self.config.protocol.max_delay_before_new_bce_assign
         if pending is not None:
             deadline = pending.deadline
         self.pending[key] = PendingRegistration(ctx, lookup, deadline)

@@ -77,26 +77,27 @@ class MobileAccessGateway:
             raise ValueError("MobileAccessGateway needs a configuration with a 'mag' section")
         self.config = config
         self.mag = config.mag
-        self.timers = config.timers
+        self.protocol = config.protocol
         self.policy = policy
         self.binding_update_list = BindingUpdateList()
         self.counters: Counter[str] = Counter()
-        self.buffering = config.mag.hold_packets_on_detach
+        self.hold_packets_on_detach = config.mag.hold_packets_on_detach
         # Last sequence number sent per MN, kept across attachments so a returning
         # MN's PBUs stay "newer" for the LMA.
         self._last_sequence: dict[str, int] = {}
         self.restart_counter = restart_counter
         self.heartbeat = PeerHeartbeat(
             self.mag.lma_address,
-            self.timers.heartbeat_interval,
-            self.timers.missing_heartbeats_allowed,
+            self.protocol.heartbeat_interval,
+            self.protocol.missing_heartbeats_allowed,
         )
         self.heartbeats_refused = False
         self.error_limiter = RateLimiter()
 
     def set_buffering(self, enabled: bool) -> None:
-        """Whether later detachments hold undeliverable packets for hand-back."""
-        self.buffering = enabled
+        """Handover buffering on or off, the role-neutral switch (`pmip6ctl buffering`):
+        at a MAG, whether later detachments hold undeliverable packets for hand-back."""
+        self.hold_packets_on_detach = enabled
 
     # --- link events -----------------------------------------------------
 
@@ -163,7 +164,7 @@ class MobileAccessGateway:
             now,
             lifetime=self.mag.requested_lifetime,
             handoff=Handoff.UNKNOWN,
-            first_timeout=self.timers.initial_bindack_timeout_first_reg,
+            first_timeout=self.protocol.initial_bindack_timeout_first_reg,
         )
         return actions
 
@@ -196,7 +197,7 @@ class MobileAccessGateway:
             self.binding_update_list.delete(entry)
             return [log]
         actions: list[MagAction] = [log]
-        if self.buffering:
+        if self.hold_packets_on_detach:
             entry.holding = True
             actions.append(HoldForMn(entry.mn_id, entry.prefixes, entry.access_interface))
         if entry.forwarding:
@@ -204,13 +205,13 @@ class MobileAccessGateway:
             actions.append(self._forwarding(TeardownMnForwarding, entry))
         entry.enter(BulEvent.DETACH)  # M5
         entry.refresh_at = entry.expires_at = entry.next_ra_at = None
-        entry.settle_by = now + self.timers.min_delay_before_bce_delete
+        entry.settle_by = now + self.protocol.min_delay_before_bce_delete
         actions += self._start_transaction(
             entry,
             now,
             lifetime=0,
             handoff=Handoff.UNKNOWN,
-            first_timeout=self.timers.initial_bindack_timeout,
+            first_timeout=self.protocol.initial_bindack_timeout,
         )
         return actions
 
@@ -243,7 +244,7 @@ class MobileAccessGateway:
         """Ask the LMA for a heartbeat (its answer tells us its Restart Counter) and
         announce ours (RFC 5847 3.4): an LMA that had sessions through us learns
         at once that we lost them."""
-        if self.timers.heartbeat_interval <= 0:
+        if self.protocol.heartbeat_interval <= 0:
             return []
         return [
             SendMessage(self.mag.lma_address, self.heartbeat.request(now)),
@@ -315,7 +316,7 @@ class MobileAccessGateway:
             "role": "mag",
             "proxy_coa": str(self.mag.proxy_coa),
             "lma_address": str(self.mag.lma_address),
-            "buffering": self.buffering,
+            "buffering": self.hold_packets_on_detach,
             "binding_update_list": [e.as_dict(now) for e in self.binding_update_list],
             "heartbeat": {**self.heartbeat.snapshot(), "refused": self.heartbeats_refused},
             "counters": dict(self.counters),
@@ -465,10 +466,10 @@ class MobileAccessGateway:
 
     def _retransmit_or_give_up(self, entry: BindingUpdateListEntry, now: float) -> list[MagAction]:
         if entry.state is BulState.DEREGISTERING and (
-            entry.retransmissions >= self.timers.max_pbu_retransmissions or now >= entry.settle_by
+            entry.retransmissions >= self.protocol.max_pbu_retransmissions or now >= entry.settle_by
         ):
             return self._deregistration_unanswered(entry)
-        if entry.retransmissions >= self.timers.max_pbu_retransmissions:
+        if entry.retransmissions >= self.protocol.max_pbu_retransmissions:
             self.counters["give_ups"] += 1
             fields = {
                 "mn_id": entry.mn_id,
@@ -482,10 +483,10 @@ class MobileAccessGateway:
             # lets a node go on at the slow rate; here a fresh registration
             # follows every max_bindack_timeout until one is answered or the MN
             # leaves.
-            entry.retry_at = now + self.timers.max_bindack_timeout
+            entry.retry_at = now + self.protocol.max_bindack_timeout
             return actions
         entry.retransmissions += 1
-        entry.bindack_timeout = min(entry.bindack_timeout * 2, self.timers.max_bindack_timeout)
+        entry.bindack_timeout = min(entry.bindack_timeout * 2, self.protocol.max_bindack_timeout)
         self.counters["retransmissions"] += 1
         return [*self._early_hand_back(entry), self._transmit(entry, now)]
 
@@ -561,7 +562,7 @@ class MobileAccessGateway:
             now,
             lifetime=self.mag.requested_lifetime,
             handoff=Handoff.NOT_CHANGED,
-            first_timeout=self.timers.initial_bindack_timeout,
+            first_timeout=self.protocol.initial_bindack_timeout,
         )
 
     def _start_transaction(
@@ -598,7 +599,7 @@ class MobileAccessGateway:
             AccessTechnologyType(self.mag.access_technology_type),
             MobileNodeLinkLayerIdentifier(link_layer_bytes(entry.mn_link_layer)),
         ]
-        if self.timers.use_timestamps:
+        if self.protocol.use_timestamps:
             options.append(Timestamp.from_seconds(now))
         pbu = BindingUpdate(
             sequence=entry.sequence,

@@ -42,7 +42,7 @@ class PbuContext:
     pbu: BindingUpdate
     now: float
     policy: Policy
-    timers: ProtocolConstants
+    protocol: ProtocolConstants
     entry: BindingCacheEntry | None
     # The policy's profiles by (MN-ID subtype, identifier): RFC 8371 identifiers
     # find their profile the same way an NAI does (`core.profiles`).
@@ -87,22 +87,22 @@ class PbuContext:
 
 
 def _timestamp_out_of_window(ctx: PbuContext) -> bool:
-    if not ctx.timers.use_timestamps:
+    if not ctx.protocol.use_timestamps:
         return False
     if ctx.timestamp is None:
         return True
-    return abs(ctx.timestamp.seconds - ctx.now) > ctx.timers.timestamp_validity_window
+    return abs(ctx.timestamp.seconds - ctx.now) > ctx.protocol.timestamp_validity_window
 
 
 def _timestamp_not_newer(ctx: PbuContext) -> bool:
-    if not ctx.timers.use_timestamps or ctx.entry is None or ctx.entry.last_timestamp is None:
+    if not ctx.protocol.use_timestamps or ctx.entry is None or ctx.entry.last_timestamp is None:
         return False
     return ctx.timestamp.value <= ctx.entry.last_timestamp
 
 
 def _sequence_not_newer(ctx: PbuContext) -> bool:
     # With timestamps the LMA ignores sequence ordering (RFC 5213 5.5).
-    if ctx.timers.use_timestamps or ctx.entry is None:
+    if ctx.protocol.use_timestamps or ctx.entry is None:
         return False
     return not is_newer(ctx.pbu.sequence, ctx.entry.last_sequence)
 

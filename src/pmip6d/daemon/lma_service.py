@@ -37,7 +37,7 @@ class LmaService(ServiceBase):
             config, policy, restart_counter=restart_counter_at(time.time())
         )
         self.local_address = config.lma.address
-        self.buffers = LmaBuffering(config.lma.buffering, config.timers, log)
+        self.buffers = LmaBuffering(config.lma.buffering, config.protocol, log)
         self.hand_backs: HandBackSocket | None = None
 
     def anchor_peer(self) -> IPv6Address:

@@ -69,7 +69,11 @@ class MagService(ServiceBase):
         assert self.routes is not None
         self.access = AccessLinks(self.ipr, self.routes)
         self.holding = MagHolding(
-            self.mag, self.config.timers, self.config.hand_back_port, self.log, HoldRoutes(self.ipr)
+            self.mag,
+            self.config.protocol,
+            self.config.hand_back_port,
+            self.log,
+            HoldRoutes(self.ipr),
         )
         await self.holding.start()
         for ifname in self.mag.access_interfaces:

@@ -62,7 +62,7 @@ class NamespaceDomain:
     """The plan's domain (by default 2 MAGs, 1 MN) in namespaces under `workdir`.
 
     `buffering` switches the LMA's buffer and the MAGs' hold together;
-    `extra_lma`, `extra_mag` and `extra_timers` are merged into the node
+    `extra_lma`, `extra_mag` and `extra_protocol` are merged into the node
     configurations; `authorized_mags` (MAG numbers) narrows the policy's MAGs.
     """
 
@@ -74,7 +74,7 @@ class NamespaceDomain:
     tunnel_driver: str = "auto"
     extra_lma: dict = field(default_factory=dict)
     extra_mag: dict = field(default_factory=dict)
-    extra_timers: dict = field(default_factory=dict)
+    extra_protocol: dict = field(default_factory=dict)
     authorized_mags: list[int] | None = None
     daemons: dict[str, Daemon] = field(default_factory=dict)
     namespaces: Namespaces = field(default_factory=Namespaces)
@@ -177,7 +177,7 @@ class NamespaceDomain:
             "control_socket": str(self.control_socket(node)),
             "policy_file": str(policy_path),
             "tunnel_driver": self.tunnel_driver,
-            "timers": dict(self.extra_timers),
+            "protocol": dict(self.extra_protocol),
         }
         if node == "lma":
             ours = {"lma": merged({"buffering": {"enabled": self.buffering}}, self.extra_lma)}
